@@ -1,0 +1,1 @@
+"""Audio file I/O and small DSP helpers shared by the engine."""

@@ -1,0 +1,42 @@
+"""Shared fixtures. Qt runs offscreen; tiny random models are built once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest  # noqa: E402
+
+from tiny_models import build_tiny_model  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A plain (pixel-space) tiny model with .bin weights in the AudioDiffusionPipeline layout."""
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-plain")
+
+
+@pytest.fixture(scope="session")
+def tiny_latent_model_dir(tmp_path_factory) -> Path:
+    """A latent tiny model (AutoencoderKL in vqvae/) with .safetensors weights."""
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-latent", latent=True, safe_serialization=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir):
+    from cratedigger.model import load_model
+
+    return load_model(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_latent_model(tiny_latent_model_dir):
+    from cratedigger.model import load_model
+
+    return load_model(tiny_latent_model_dir, device="cpu")
