@@ -1,0 +1,209 @@
+"""The library database: connection settings, numbered migrations and the write transaction.
+
+Schema version lives in `PRAGMA user_version`. Opening a library migrates it forward one numbered
+step at a time, each step in its own transaction, after copying the database to `backups/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cratedigger.errors import LibraryError
+
+DB_NAME = "library.db"
+BACKUP_DIR = "backups"
+SOURCES = ("generated", "variation", "extended", "sliced", "imported")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Takes a database from `version - 1` to `version`. `apply` runs inside a transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one: `executescript` would COMMIT the migration's transaction first."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise LibraryError(f"incomplete SQL statement in a migration: {statement.strip()[:60]!r}")
+
+
+def _v1_initial(conn: sqlite3.Connection) -> None:
+    sources = ", ".join(f"'{s}'" for s in SOURCES)
+    run_script(
+        conn,
+        f"""
+        CREATE TABLE samples (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            uid           TEXT    NOT NULL UNIQUE,
+            path          TEXT    NOT NULL UNIQUE,      -- POSIX, relative to the library root
+            name          TEXT    NOT NULL,
+            source        TEXT    NOT NULL CHECK (source IN ({sources})),
+            sample_rate   INTEGER NOT NULL CHECK (sample_rate > 0),
+            channels      INTEGER NOT NULL CHECK (channels > 0),
+            frames        INTEGER NOT NULL CHECK (frames > 0),
+            bpm           REAL    CHECK (bpm IS NULL OR bpm > 0),
+            bars          INTEGER CHECK (bars IS NULL OR bars > 0),
+            beats_per_bar INTEGER CHECK (beats_per_bar IS NULL OR beats_per_bar > 0),
+            beats         TEXT    NOT NULL DEFAULT '[]', -- JSON seconds
+            downbeats     TEXT    NOT NULL DEFAULT '[]', -- JSON seconds
+            analysis      TEXT,                          -- JSON of AnalysisResult.to_dict()
+            provenance    TEXT    NOT NULL DEFAULT '{{}}', -- JSON: model, revision, scheduler, steps, seed...
+            parent_id     INTEGER REFERENCES samples(id) ON DELETE SET NULL,
+            content_hash  TEXT    NOT NULL,
+            created       TEXT    NOT NULL,              -- ISO 8601 UTC, sorts as text
+            rating        INTEGER NOT NULL DEFAULT 0 CHECK (rating BETWEEN 0 AND 5),
+            favourite     INTEGER NOT NULL DEFAULT 0 CHECK (favourite IN (0, 1)),
+            notes         TEXT    NOT NULL DEFAULT '',
+            trashed_at    TEXT
+        );
+        CREATE INDEX samples_created ON samples(created);
+        CREATE INDEX samples_bpm ON samples(bpm);
+        CREATE INDEX samples_rating ON samples(rating);
+        CREATE INDEX samples_name ON samples(name COLLATE NOCASE);
+        CREATE INDEX samples_hash ON samples(content_hash);
+        CREATE INDEX samples_parent ON samples(parent_id);
+        CREATE TABLE tags (
+            id   INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE
+        );
+        CREATE TABLE sample_tags (
+            sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+            tag_id    INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            PRIMARY KEY (sample_id, tag_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX sample_tags_tag ON sample_tags(tag_id, sample_id);
+        -- Files being written or deleted right now. A row left here by a killed process tells
+        -- `check` that the file at `path` belongs to no sample and may be removed.
+        CREATE TABLE pending_files (
+            path    TEXT PRIMARY KEY,
+            op      TEXT NOT NULL CHECK (op IN ('add', 'purge')),
+            pid     INTEGER NOT NULL,
+            started REAL NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1_initial),)
+
+
+def connect(db_path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connection:
+    """Open one connection: autocommit (we BEGIN ourselves), WAL, foreign keys, busy timeout."""
+    try:
+        conn = sqlite3.connect(db_path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise translate(exc, db_path, "open") from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise LibraryError(f"{db_path}: cannot switch the database to WAL mode (got {mode!r})")
+        conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL: a crash loses no committed row
+    except sqlite3.Error as exc:
+        conn.close()
+        raise translate(exc, db_path, "open") from exc
+    except LibraryError:
+        conn.close()
+        raise
+    return conn
+
+
+def translate(exc: sqlite3.Error, db_path: Path, action: str) -> LibraryError:
+    """One readable LibraryError for each way SQLite fails."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        reason = "the database is locked by another program (is CrateDigger running elsewhere?); try again"
+    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+        reason = "the database file is damaged or not a CrateDigger library; it was left untouched (backups are in backups/)"
+    elif "readonly" in text or "read-only" in text:
+        reason = "the library folder or database is read-only"
+    elif "disk is full" in text or "disk i/o" in text or "full" in text:
+        reason = "the disk is full or failing"
+    elif "unable to open" in text:
+        reason = "the database cannot be opened (missing folder or no permission)"
+    else:
+        reason = str(exc)
+    return LibraryError(f"{db_path}: cannot {action}: {reason}")
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection, db_path: Path, action: str) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error. IMMEDIATE takes the write lock up front,
+    so two writers queue on the busy timeout instead of failing half-way."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise translate(exc, db_path, action) from exc
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise translate(exc, db_path, action) from exc
+        raise
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def backup(conn: sqlite3.Connection, db_path: Path, *, version: int) -> Path:
+    """Copy the live database (consistent, WAL included) to backups/library-v<N>-<time>.db."""
+    folder = db_path.parent / BACKUP_DIR
+    folder.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = folder / f"library-v{version}-{stamp}.db"
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"library-v{version}-{stamp}-{n}.db"
+    dest = sqlite3.connect(target)
+    try:
+        conn.backup(dest)
+    finally:
+        dest.close()
+    return target
+
+
+def migrate(conn: sqlite3.Connection, db_path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> list[Path]:
+    """Bring the schema to the newest version; returns the backups made (none for a new library)."""
+    latest = migrations[-1].version if migrations else 0
+    current = schema_version(conn)
+    if current > latest:
+        raise LibraryError(
+            f"{db_path}: made by a newer CrateDigger (schema {current}, this version knows up to {latest}); "
+            "update CrateDigger to open it"
+        )
+    backups: list[Path] = []
+    for step in migrations:
+        if step.version <= current:
+            continue
+        if step.version != current + 1:
+            raise LibraryError(f"migration to schema {step.version} does not follow schema {current}")
+        if current > 0:
+            try:
+                backups.append(backup(conn, db_path, version=current))
+            except (OSError, sqlite3.Error) as exc:
+                raise LibraryError(f"{db_path}: cannot back up before upgrading the library, left as is: {exc}") from exc
+        with transaction(conn, db_path, f"upgrade the library to schema {step.version} ({step.description})"):
+            step.apply(conn)
+            conn.execute(f"PRAGMA user_version = {int(step.version)}")
+        current = step.version
+    return backups

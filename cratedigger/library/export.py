@@ -1,0 +1,200 @@
+"""Export samples as WAVs that DAWs read as loops: whole bars, BPM and bars in the name, RIFF
+`acid` (tempo, beats, meter) and `smpl` (loop points) chunks, 16- or 24-bit PCM."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cratedigger.audio.io import validate_audio
+from cratedigger.errors import AnalysisError, BadParameterError, LibraryError
+from cratedigger.library import files, riff
+from cratedigger.library.naming import candidate_names
+from cratedigger.library.store import Library, Sample, SampleRef
+
+EXPORT_RATES = (44100, 48000)
+EXPORT_BITS = riff.SUPPORTED_BITS
+# Leaves a hair of headroom so full-scale float audio does not hit the top PCM code.
+MAX_PEAK = 0.999
+
+
+@dataclass(frozen=True)
+class LoopAudio:
+    """Audio ready to export: float32 [n] or [n, ch] at `sample_rate` Hz, spanning `bars` bars."""
+
+    audio: np.ndarray
+    sample_rate: int
+    bpm: float
+    bars: int
+    beats_per_bar: int
+
+    @property
+    def beats(self) -> int:
+        return self.bars * self.beats_per_bar
+
+
+def check_export_options(*, rate: int | None, bits: int) -> None:
+    if rate is not None and (isinstance(rate, bool) or rate not in EXPORT_RATES):
+        raise BadParameterError(f"export rate must be the sample's own or one of {EXPORT_RATES} Hz, got {rate!r}")
+    if bits not in EXPORT_BITS:
+        raise BadParameterError(f"export bits must be 16 or 24, got {bits!r}")
+
+
+def write_loop_wav(
+    path: str | os.PathLike,
+    audio: np.ndarray,
+    *,
+    sample_rate: int,
+    bpm: float,
+    beats: int,
+    bits: int = 16,
+    beats_per_bar: int = 4,
+    overwrite: bool = True,
+) -> Path:
+    """Write `audio` (float32 [n] or [n, ch], `sample_rate` Hz) atomically as a looping WAV.
+
+    The acid chunk says loop, `beats` beats of `beats_per_bar`/4 at `bpm`; the smpl chunk loops
+    every frame. Audio peaking above full scale is turned down (not clipped) to fit PCM.
+    overwrite=False raises FileExistsError instead of replacing an existing file.
+    """
+    audio = validate_audio(audio, sample_rate=sample_rate, what="loop audio")
+    if bits not in EXPORT_BITS:
+        raise BadParameterError(f"bits must be 16 or 24, got {bits!r}")
+    payload = riff.build_loop_wav(
+        _fit_pcm(audio), sample_rate=int(sample_rate), bits=bits, beats=int(beats), tempo=float(bpm), meter=(beats_per_bar, 4)
+    )
+    path = Path(path)
+    return files.guard_write(str(path), lambda: files.write_new_file(path, payload, overwrite=overwrite))
+
+
+def loop_audio(library: Library, sample: SampleRef, *, bars: int = 4) -> LoopAudio:
+    """The sample's audio cut to whole bars: as stored when it already is a whole-bar loop,
+    otherwise sliced (`bars` bars, fewer when the sample is shorter) with the engine's slicer."""
+    s = sample if isinstance(sample, Sample) else library.get(sample)
+    audio, sample_rate = library.read_audio(s)
+    if s.bars and s.bpm:
+        return LoopAudio(audio, sample_rate, float(s.bpm), int(s.bars), int(s.beats_per_bar or 4))
+    try:
+        from cratedigger.analysis import analyze
+        from cratedigger.slicing import slice_loop
+    except ImportError as exc:
+        raise LibraryError(f"sample {s.id} ({s.name}) is not a whole-bar loop and the slicer is unavailable ({exc})") from exc
+
+    try:
+        analysis = analyze(audio, sample_rate=sample_rate)
+    except AnalysisError as exc:
+        raise LibraryError(f"sample {s.id} ({s.name}): cannot find its beat to cut whole bars ({exc})") from exc
+    if analysis.bpm is None:
+        raise LibraryError(f"sample {s.id} ({s.name}): no tempo found, so it cannot be cut to whole bars")
+    want = bars
+    while True:
+        try:
+            loop = slice_loop(audio, sample_rate=sample_rate, analysis=analysis, bars=want)
+            break
+        except (AnalysisError, BadParameterError) as exc:
+            if want <= 1:
+                raise LibraryError(f"sample {s.id} ({s.name}): too short or unsteady to cut a whole bar ({exc})") from exc
+            want //= 2
+    return LoopAudio(loop.audio, loop.sample_rate, float(loop.bpm), int(loop.bars), max(1, loop.beats // loop.bars))
+
+
+def resample(audio: np.ndarray, *, sample_rate: int, rate: int | None) -> tuple[np.ndarray, int]:
+    """soxr very-high-quality resampling to `rate` (None or equal: unchanged)."""
+    if rate is None or rate == sample_rate:
+        return audio, sample_rate
+    import soxr
+
+    return soxr.resample(audio, sample_rate, rate, quality="VHQ").astype(np.float32), rate
+
+
+def export_sample(
+    library: Library,
+    sample: SampleRef,
+    folder: str | os.PathLike,
+    *,
+    rate: int | None = None,
+    bits: int = 16,
+    bars: int = 4,
+) -> Path:
+    """Export one sample into `folder` as `{name}_{bpm}bpm_{bars}bar.wav` (a free name: `-2`, `-3`...
+    are added before the BPM when taken). Returns the new file's path."""
+    check_export_options(rate=rate, bits=bits)
+    s = sample if isinstance(sample, Sample) else library.get(sample)
+    folder = _ensure_folder(folder)
+    loop = loop_audio(library, s, bars=bars)
+    audio, out_rate = resample(loop.audio, sample_rate=loop.sample_rate, rate=rate)
+    payload = _payload(loop, audio, out_rate, bits)
+    names = candidate_names(s.name, bpm=loop.bpm, bars=loop.bars)
+    return files.guard_write(f"into {folder}", lambda: files.write_unique(folder, names, payload))
+
+
+def export_samples(
+    library: Library, samples: Iterable[SampleRef], folder: str | os.PathLike, *, rate: int | None = None, bits: int = 16
+) -> list[Path]:
+    """Export several samples into one folder; names never collide. Returns the paths in order."""
+    check_export_options(rate=rate, bits=bits)
+    ids = [s if isinstance(s, Sample) else library.get(s) for s in samples]  # fail before writing anything
+    return [export_sample(library, s, folder, rate=rate, bits=bits) for s in ids]
+
+
+def export_for_drag(
+    library: Library, sample: SampleRef, *, cache_dir: str | os.PathLike | None = None, rate: int | None = None, bits: int = 16
+) -> Path:
+    """A file to hand to a drag-and-drop: cached per sample (`<cache>/<uid>/<name>...wav`) and
+    replaced in place on the next drag, so DAWs always get the current name and audio."""
+    check_export_options(rate=rate, bits=bits)
+    s = sample if isinstance(sample, Sample) else library.get(sample)
+    if cache_dir is None:
+        import platformdirs
+
+        cache_dir = platformdirs.user_cache_path("CrateDigger", appauthor=False) / "drag"
+    folder = _ensure_folder(Path(cache_dir) / s.uid)
+    loop = loop_audio(library, s)
+    audio, out_rate = resample(loop.audio, sample_rate=loop.sample_rate, rate=rate)
+    name = next(iter(candidate_names(s.name, bpm=loop.bpm, bars=loop.bars)))
+    for old in folder.glob("*.wav"):  # a renamed sample must not leave its old name behind
+        if old.name != name:
+            files.remove_quietly(old)
+    payload = _payload(loop, audio, out_rate, bits)
+    target = folder / name
+    return files.guard_write(str(target), lambda: files.write_new_file(target, payload, overwrite=True))
+
+
+def _fit_pcm(audio: np.ndarray) -> np.ndarray:
+    # Turn down rather than clip: clipped drum transients crackle.
+    peak = float(np.max(np.abs(audio)))
+    return (audio * (MAX_PEAK / peak)).astype(np.float32) if peak > MAX_PEAK else audio
+
+
+def _payload(loop: LoopAudio, audio: np.ndarray, rate: int, bits: int) -> bytes:
+    return riff.build_loop_wav(
+        _fit_pcm(audio), sample_rate=rate, bits=bits, beats=loop.beats, tempo=loop.bpm, meter=(loop.beats_per_bar, 4)
+    )
+
+
+def _ensure_folder(folder: str | os.PathLike) -> Path:
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise LibraryError(f"export target {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LibraryError(f"cannot create export folder {folder}: {files.describe_os_error(exc)}") from exc
+    return folder
+
+
+__all__ = [
+    "EXPORT_BITS",
+    "EXPORT_RATES",
+    "LoopAudio",
+    "export_for_drag",
+    "export_sample",
+    "export_samples",
+    "loop_audio",
+    "resample",
+    "write_loop_wav",
+]

@@ -1,0 +1,210 @@
+"""Frozen values the library hands out and takes in: samples, queries, check reports."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cratedigger.errors import BadParameterError
+from cratedigger.library.db import SOURCES
+from cratedigger.library.naming import clean_tags
+
+SORT_KEYS = ("created", "name", "bpm", "bars", "rating", "duration", "id")
+TAG_MODES = ("all", "any")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample in the library. `path` is absolute; `rel_path` is POSIX text relative to the root.
+
+    Times (`beats`, `downbeats`, `duration`) are in seconds; `frames` counts samples per channel.
+    """
+
+    id: int
+    uid: str
+    path: Path
+    rel_path: str
+    name: str
+    source: str
+    sample_rate: int
+    channels: int
+    frames: int
+    bpm: float | None
+    bars: int | None
+    beats_per_bar: int | None
+    beats: tuple[float, ...]
+    downbeats: tuple[float, ...]
+    provenance: Mapping[str, Any]
+    parent_id: int | None
+    content_hash: str
+    created: datetime
+    tags: tuple[str, ...]
+    rating: int
+    favourite: bool
+    notes: str
+    trashed: bool
+    analysis: Mapping[str, Any] | None = None
+
+    # Provenance is a dict, so the generated hash would fail; a sample is identified by its id and uid.
+    def __hash__(self) -> int:
+        return hash((self.id, self.uid))
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.sample_rate
+
+    @property
+    def is_whole_bar_loop(self) -> bool:
+        """True when the stored audio already spans `bars` whole bars at `bpm`."""
+        return bool(self.bars and self.bpm)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view (the CLI's `list --json`)."""
+        return {
+            "id": self.id,
+            "uid": self.uid,
+            "path": self.rel_path,
+            "abs_path": str(self.path),
+            "name": self.name,
+            "source": self.source,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "frames": self.frames,
+            "duration": round(self.duration, 6),
+            "bpm": self.bpm,
+            "bars": self.bars,
+            "beats_per_bar": self.beats_per_bar,
+            "beats": list(self.beats),
+            "downbeats": list(self.downbeats),
+            "provenance": dict(self.provenance),
+            "parent_id": self.parent_id,
+            "created": self.created.isoformat(),
+            "tags": list(self.tags),
+            "rating": self.rating,
+            "favourite": self.favourite,
+            "notes": self.notes,
+            "trashed": self.trashed,
+        }
+
+
+def _int_tuple(values: int | Iterable[int] | None, what: str) -> tuple[int, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, int):
+        values = (values,)
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise BadParameterError(f"{what} must be positive whole numbers, got {v!r}")
+        out.append(v)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SampleQuery:
+    """What to find. Every filter given must match; `tags` match all of them or any (`tag_mode`).
+
+    text: words that must each appear in the name, notes or a tag (case-insensitive).
+    bpm_min/bpm_max: inclusive BPM range; samples without a tempo never match a BPM filter.
+    bars: any of these bar counts. sources: any of these sources. trashed: search the trash instead.
+    sort: one of SORT_KEYS; limit None returns everything after `offset`.
+    """
+
+    text: str | None = None
+    tags: tuple[str, ...] = ()
+    tag_mode: str = "all"
+    bpm_min: float | None = None
+    bpm_max: float | None = None
+    bars: tuple[int, ...] = ()
+    rating_min: int | None = None
+    favourite: bool | None = None
+    sources: tuple[str, ...] = ()
+    parent_id: int | None = None
+    trashed: bool = False
+    sort: str = "created"
+    descending: bool = True
+    limit: int | None = 100
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalise once, here
+        set_(self, "tags", clean_tags(self.tags))
+        set_(self, "bars", _int_tuple(self.bars, "bars"))
+        sources = (self.sources,) if isinstance(self.sources, str) else tuple(self.sources)
+        for s in sources:
+            if s not in SOURCES:
+                raise BadParameterError(f"unknown source {s!r}; sources are {', '.join(SOURCES)}")
+        set_(self, "sources", sources)
+        if self.tag_mode not in TAG_MODES:
+            raise BadParameterError(f"tag_mode must be 'all' or 'any', got {self.tag_mode!r}")
+        for label, value in (("bpm_min", self.bpm_min), ("bpm_max", self.bpm_max)):
+            if value is not None and (not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0):
+                raise BadParameterError(f"{label} must be a positive number, got {value!r}")
+        if self.bpm_min is not None and self.bpm_max is not None and self.bpm_min > self.bpm_max:
+            raise BadParameterError(f"BPM range is empty: {self.bpm_min} > {self.bpm_max}")
+        if self.rating_min is not None and (isinstance(self.rating_min, bool) or self.rating_min not in range(6)):
+            raise BadParameterError(f"rating_min must be 0-5, got {self.rating_min!r}")
+        if self.sort not in SORT_KEYS:
+            raise BadParameterError(f"sort must be one of {', '.join(SORT_KEYS)}, got {self.sort!r}")
+        if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 0):
+            raise BadParameterError(f"limit must be a whole number >= 0 or None, got {self.limit!r}")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
+            raise BadParameterError(f"offset must be a whole number >= 0, got {self.offset!r}")
+        if self.text is not None and not isinstance(self.text, str):
+            raise BadParameterError(f"text must be a string, got {type(self.text).__name__}")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What `Library.import_file_detailed` did: `duplicate` is True when the audio was already there."""
+
+    sample: Sample
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `Library.check` found (and, with repair, fixed). Paths are relative to the root.
+
+    missing_files: (id, rel_path) rows whose file is gone or not the length the row says.
+    orphan_files: files under audio/ that no row owns.
+    interrupted: files of adds/purges whose process died before finishing.
+    temp_files: temporary files left by a process that died mid-write.
+    integrity: SQLite's quick_check verdict, "ok" when the database is sound.
+    """
+
+    missing_files: tuple[tuple[int, str], ...]
+    orphan_files: tuple[str, ...]
+    interrupted: tuple[str, ...]
+    temp_files: tuple[str, ...]
+    integrity: str
+    repaired: bool = False
+    adopted: tuple[int, ...] = ()
+    moved_to_lost_found: tuple[str, ...] = ()
+    removed_rows: tuple[int, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity == "ok" and not (
+            self.missing_files or self.orphan_files or self.interrupted or self.temp_files
+        )
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one finding per line."""
+        out = [f"database: {self.integrity}"]
+        out += [f"missing file: sample {sid} -> {rel}" for sid, rel in self.missing_files]
+        out += [f"orphan file: {rel}" for rel in self.orphan_files]
+        out += [f"interrupted write: {rel}" for rel in self.interrupted]
+        out += [f"temporary file: {rel}" for rel in self.temp_files]
+        if self.repaired:
+            out += [f"repaired: re-added orphan as sample {sid}" for sid in self.adopted]
+            out += [f"repaired: moved unreadable {rel} to lost+found/" for rel in self.moved_to_lost_found]
+            out += [f"repaired: removed row of sample {sid} (its file was gone)" for sid in self.removed_rows]
+        if self.ok and not self.repaired:
+            out.append("library is consistent")
+        return out

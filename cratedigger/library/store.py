@@ -1,0 +1,740 @@
+"""`Library`: a folder holding `library.db` and the audio files it points at.
+
+Threads: every thread that calls a `Library` gets its own SQLite connection (made on first use);
+writes from any thread serialise on SQLite's write lock (BEGIN IMMEDIATE with a busy timeout), so
+the app may write from its library worker while other threads read. `close()` closes them all.
+
+Order of every file operation keeps one promise: a row only ever points at a complete file.
+add:   journal the new path in `pending_files` -> write the file atomically -> insert the row and
+       clear the journal in one transaction.
+purge: delete the row and journal the path in one transaction -> unlink -> clear the journal.
+A process killed between steps leaves a journal entry that `check --repair` finishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from cratedigger.audio.io import read_audio, validate_audio
+from cratedigger.errors import AnalysisError, AudioFileError, BadParameterError, LibraryError
+from cratedigger.library import db, files
+from cratedigger.library.models import CheckReport, ImportResult, Sample, SampleQuery
+from cratedigger.library.naming import clean_name, clean_tags, resolve_root
+
+log = logging.getLogger(__name__)
+
+LOST_AND_FOUND = "lost+found"
+# A file counts as a whole-bar loop when its length is within this fraction of a bar of N bars.
+WHOLE_BAR_TOLERANCE = 0.03
+_KNOWN_ENTRIES = {db.DB_NAME, f"{db.DB_NAME}-wal", f"{db.DB_NAME}-shm", files.AUDIO_DIR, db.BACKUP_DIR, LOST_AND_FOUND}
+_COLUMNS = (
+    "id, uid, path, name, source, sample_rate, channels, frames, bpm, bars, beats_per_bar, beats, downbeats, "
+    "analysis, provenance, parent_id, content_hash, created, rating, favourite, notes, trashed_at"
+)
+_SORT_SQL = {
+    "created": "s.created",
+    "name": "s.name COLLATE NOCASE",
+    "bpm": "s.bpm",
+    "bars": "s.bars",
+    "rating": "s.rating",
+    "duration": "(CAST(s.frames AS REAL) / s.sample_rate)",
+    "id": "s.id",
+}
+
+Analyzer = Callable[[np.ndarray, int], Any]
+SampleRef = int | Sample
+
+
+def default_analyzer(audio: np.ndarray, sample_rate: int) -> Any:
+    """The engine's tempo/beat analysis (imported lazily: it pulls in heavy backends)."""
+    from cratedigger.analysis import analyze
+
+    return analyze(audio, sample_rate=sample_rate)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def whole_bars(frames: int, sample_rate: int, bpm: float, beats_per_bar: int) -> tuple[int, float] | None:
+    """(bars, exact bpm) when `frames` spans a whole number of bars at about `bpm`, else None.
+
+    The exact tempo comes from the length (what a DAW does with a loop), not from the estimate.
+    """
+    duration = frames / sample_rate
+    bar_s = beats_per_bar * 60.0 / bpm
+    bars = round(duration / bar_s)
+    if bars < 1 or abs(duration - bars * bar_s) > WHOLE_BAR_TOLERANCE * bar_s:
+        return None
+    return bars, bars * beats_per_bar * 60.0 / duration
+
+
+def _analysis_fields(analysis: Any) -> dict[str, Any]:
+    """Pull what the library stores out of an AnalysisResult (or a mapping shaped like its to_dict)."""
+    if analysis is None:
+        return {"bpm": None, "beats": (), "downbeats": (), "beats_per_bar": None, "analysis": None}
+    get = analysis.get if isinstance(analysis, Mapping) else (lambda k, d=None: getattr(analysis, k, d))
+    bpm = get("bpm")
+    if bpm is not None and (not math.isfinite(float(bpm)) or float(bpm) <= 0):
+        bpm = None
+    if isinstance(analysis, Mapping):
+        as_dict = dict(analysis)
+    elif hasattr(analysis, "to_dict"):
+        as_dict = analysis.to_dict()
+    else:
+        as_dict = None
+    return {
+        "bpm": None if bpm is None else float(bpm),
+        "beats": tuple(float(t) for t in (get("beats") or ())),
+        "downbeats": tuple(float(t) for t in (get("downbeats") or ())),
+        "beats_per_bar": get("beats_per_bar"),
+        "analysis": as_dict,
+    }
+
+
+def _dumps(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, allow_nan=False, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise BadParameterError(f"{what} must be plain JSON data (text, numbers, lists, dicts): {exc}") from exc
+
+
+def _row_values(
+    audio: np.ndarray,
+    sample_rate: int,
+    *,
+    name: str,
+    source: str,
+    provenance: Mapping[str, Any] | None,
+    analysis: Any,
+    bpm: float | None = None,
+    bars: int | None = None,
+    parent_id: int | None = None,
+    notes: str = "",
+) -> dict[str, Any]:
+    """Validated column values for a new row (everything but uid, path and created)."""
+    if source not in db.SOURCES:
+        raise BadParameterError(f"unknown source {source!r}; sources are {', '.join(db.SOURCES)}")
+    if not isinstance(notes, str):
+        raise BadParameterError(f"notes must be text, got {type(notes).__name__}")
+    fields = _analysis_fields(analysis)
+    if bpm is not None:
+        if isinstance(bpm, bool) or not isinstance(bpm, (int, float)) or not math.isfinite(bpm) or not 1 <= bpm <= 999:
+            raise BadParameterError(f"bpm must be 1-999, got {bpm!r}")
+        fields["bpm"] = float(bpm)
+    bpb = fields["beats_per_bar"]
+    if isinstance(bpb, bool) or not isinstance(bpb, int) or bpb < 1:
+        bpb = None
+    if bars is not None:
+        if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
+            raise BadParameterError(f"bars must be a whole number >= 1, got {bars!r}")
+        if fields["bpm"] is None:
+            raise BadParameterError("bars given without a tempo: pass bpm or an analysis with one")
+        bpb = bpb or 4
+    elif fields["bpm"] is not None:
+        found = whole_bars(audio.shape[0], sample_rate, fields["bpm"], bpb or 4)
+        if found is not None:
+            bars, fields["bpm"] = found
+            bpb = bpb or 4
+    return {
+        "name": clean_name(name), "source": source, "sample_rate": sample_rate,
+        "channels": 1 if audio.ndim == 1 else int(audio.shape[1]), "frames": int(audio.shape[0]),
+        "bpm": fields["bpm"], "bars": bars, "beats_per_bar": bpb,
+        "beats": json.dumps(fields["beats"]), "downbeats": json.dumps(fields["downbeats"]),
+        "analysis": None if fields["analysis"] is None else _dumps(fields["analysis"], "analysis"),
+        "provenance": _dumps(dict(provenance or {}), "provenance"), "parent_id": parent_id,
+        "content_hash": files.content_hash(audio, sample_rate), "notes": notes,
+    }
+
+
+class Library:
+    """A sample library on disk. Open with `Library.open(root)`, use as a context manager.
+
+    root: the library folder (None: --root/$CRATEDIGGER_LIBRARY/platform default, see `resolve_root`).
+    analyzer: `f(audio, sample_rate) -> AnalysisResult` used on import; None disables analysis.
+    busy_timeout_s: how long a write waits for another program's lock before failing clearly.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        *,
+        analyzer: Analyzer | None = default_analyzer,
+        busy_timeout_s: float = 5.0,
+        migrations: Sequence[db.Migration] = db.MIGRATIONS,
+    ) -> None:
+        self.root = resolve_root(root).absolute()
+        self.db_path = self.root / db.DB_NAME
+        self.analyzer = analyzer
+        self.busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        self._all_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._closed = False
+        self._prepare_root()
+        conn = self._conn()
+        try:
+            self.backups = tuple(db.migrate(conn, self.db_path, migrations))
+        except sqlite3.Error as exc:
+            self.close()
+            raise db.translate(exc, self.db_path, "open the library") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def open(cls, root: str | os.PathLike | None = None, **kwargs: Any) -> Library:
+        """Open (creating if needed) the library at `root`; see the class docstring for options."""
+        return cls(root, **kwargs)
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Library({str(self.root)!r})"
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _prepare_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise LibraryError(f"{self.root}: is a file, not a library folder")
+        if self.db_path.exists():
+            return
+        if self.root.is_dir():
+            stray = [p.name for p in self.root.iterdir() if not p.name.startswith(".") and p.name not in _KNOWN_ENTRIES]
+            if stray:
+                raise LibraryError(
+                    f"{self.root}: not a CrateDigger library (no {db.DB_NAME}) and not empty "
+                    f"(holds {', '.join(sorted(stray)[:3])}...); choose an empty or new folder"
+                )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LibraryError(f"{self.root}: cannot create the library folder: {files.describe_os_error(exc)}") from exc
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise LibraryError(f"{self.root}: the library is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = db.connect(self.db_path, busy_timeout_s=self.busy_timeout_s)
+            self._local.conn = conn
+            with self._conns_lock:
+                self._all_conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this library opened (from any thread)."""
+        self._closed = True
+        with self._conns_lock:
+            conns, self._all_conns = self._all_conns, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def _tx(self, action: str):
+        return db.transaction(self._conn(), self.db_path, action)
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise db.translate(exc, self.db_path, "read the library") from exc
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, sample: SampleRef) -> Sample:
+        """The sample with this id (trashed or not). Raises LibraryError when there is none."""
+        sid = self._id(sample)
+        rows = self._read(f"SELECT {_COLUMNS} FROM samples WHERE id = ?", (sid,))
+        if not rows:
+            raise LibraryError(f"no sample with id {sid} in {self.root}")
+        return self._samples(rows)[0]
+
+    def find_by_hash(self, digest: str) -> Sample | None:
+        rows = self._read(f"SELECT {_COLUMNS} FROM samples WHERE content_hash = ? ORDER BY id LIMIT 1", (digest,))
+        return self._samples(rows)[0] if rows else None
+
+    def query(self, query: SampleQuery | None = None, **filters: Any) -> list[Sample]:
+        """Samples matching `query` (or keyword filters, see SampleQuery), sorted and paged."""
+        q = query if query is not None else SampleQuery(**filters)
+        where, params = self._where(q)
+        direction = "DESC" if q.descending else "ASC"
+        sort = _SORT_SQL[q.sort]
+        nulls_last = f"{sort} IS NULL, " if q.sort in ("bpm", "bars") else ""
+        sql = (
+            f"SELECT {_COLUMNS} FROM samples s WHERE {where} "
+            f"ORDER BY {nulls_last}{sort} {direction}, s.id {direction} LIMIT ? OFFSET ?"
+        )
+        rows = self._read(sql, (*params, -1 if q.limit is None else q.limit, q.offset))
+        return self._samples(rows)
+
+    def count(self, query: SampleQuery | None = None, **filters: Any) -> int:
+        """How many samples match, ignoring paging (for a results header or a pager)."""
+        q = query if query is not None else SampleQuery(**filters)
+        where, params = self._where(q)
+        return int(self._read(f"SELECT COUNT(*) FROM samples s WHERE {where}", params)[0][0])
+
+    def all_tags(self) -> tuple[str, ...]:
+        """Every tag in use by a sample (trashed ones included), sorted, for completion."""
+        rows = self._read(
+            "SELECT t.name FROM tags t WHERE EXISTS (SELECT 1 FROM sample_tags st WHERE st.tag_id = t.id) "
+            "ORDER BY t.name COLLATE NOCASE"
+        )
+        return tuple(r[0] for r in rows)
+
+    def tag_counts(self) -> dict[str, int]:
+        """Tag -> number of live (not trashed) samples carrying it."""
+        rows = self._read(
+            "SELECT t.name, COUNT(*) FROM tags t JOIN sample_tags st ON st.tag_id = t.id "
+            "JOIN samples s ON s.id = st.sample_id WHERE s.trashed_at IS NULL GROUP BY t.id ORDER BY t.name"
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    def read_audio(self, sample: SampleRef) -> tuple[np.ndarray, int]:
+        """The stored audio: float32 [n] (mono) or [n, ch], and its rate in Hz."""
+        s = sample if isinstance(sample, Sample) else self.get(sample)
+        try:
+            return read_audio(s.path)
+        except AudioFileError as exc:
+            raise LibraryError(f"sample {s.id}: its file cannot be read ({exc}); run `check`") from exc
+
+    def _where(self, q: SampleQuery) -> tuple[str, list[Any]]:
+        clauses = ["s.trashed_at IS NOT NULL" if q.trashed else "s.trashed_at IS NULL"]
+        params: list[Any] = []
+        for word in (q.text or "").split():
+            clauses.append(
+                "(s.name LIKE ? ESCAPE '\\' OR s.notes LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM sample_tags st "
+                "JOIN tags t ON t.id = st.tag_id WHERE st.sample_id = s.id AND t.name LIKE ? ESCAPE '\\'))"
+            )
+            params += [_like(word)] * 3
+        if q.tags:
+            marks = ", ".join("?" * len(q.tags))
+            having = f" GROUP BY st.sample_id HAVING COUNT(*) = {len(q.tags)}" if q.tag_mode == "all" else ""
+            clauses.append(
+                f"s.id IN (SELECT st.sample_id FROM sample_tags st JOIN tags t ON t.id = st.tag_id "
+                f"WHERE t.name IN ({marks}){having})"
+            )
+            params += q.tags
+        if q.bpm_min is not None:
+            clauses.append("s.bpm >= ?")
+            params.append(float(q.bpm_min))
+        if q.bpm_max is not None:
+            clauses.append("s.bpm <= ?")
+            params.append(float(q.bpm_max))
+        if q.bars:
+            clauses.append(f"s.bars IN ({', '.join('?' * len(q.bars))})")
+            params += q.bars
+        if q.rating_min is not None:
+            clauses.append("s.rating >= ?")
+            params.append(q.rating_min)
+        if q.favourite is not None:
+            clauses.append("s.favourite = ?")
+            params.append(1 if q.favourite else 0)
+        if q.sources:
+            clauses.append(f"s.source IN ({', '.join('?' * len(q.sources))})")
+            params += q.sources
+        if q.parent_id is not None:
+            clauses.append("s.parent_id = ?")
+            params.append(int(q.parent_id))
+        return " AND ".join(clauses), params
+
+    def _samples(self, rows: Sequence[sqlite3.Row]) -> list[Sample]:
+        if not rows:
+            return []
+        tags: dict[int, list[str]] = {}
+        # json_each keeps this one statement however many ids there are (no 999-variable limit).
+        ids = json.dumps([r["id"] for r in rows])
+        for sid, name in self._read(
+            "SELECT st.sample_id, t.name FROM sample_tags st JOIN tags t ON t.id = st.tag_id "
+            "WHERE st.sample_id IN (SELECT value FROM json_each(?)) ORDER BY t.name",
+            (ids,),
+        ):
+            tags.setdefault(sid, []).append(name)
+        return [self._sample(r, tuple(tags.get(r["id"], ()))) for r in rows]
+
+    def _sample(self, r: sqlite3.Row, tags: tuple[str, ...]) -> Sample:
+        rel = r["path"]
+        return Sample(
+            id=r["id"],
+            uid=r["uid"],
+            path=files.resolve_rel(self.root, rel),
+            rel_path=rel,
+            name=r["name"],
+            source=r["source"],
+            sample_rate=r["sample_rate"],
+            channels=r["channels"],
+            frames=r["frames"],
+            bpm=r["bpm"],
+            bars=r["bars"],
+            beats_per_bar=r["beats_per_bar"],
+            beats=tuple(json.loads(r["beats"])),
+            downbeats=tuple(json.loads(r["downbeats"])),
+            provenance=json.loads(r["provenance"]),
+            parent_id=r["parent_id"],
+            content_hash=r["content_hash"],
+            created=datetime.fromisoformat(r["created"]),
+            tags=tags,
+            rating=r["rating"],
+            favourite=bool(r["favourite"]),
+            notes=r["notes"],
+            trashed=r["trashed_at"] is not None,
+            analysis=json.loads(r["analysis"]) if r["analysis"] else None,
+        )
+
+    @staticmethod
+    def _id(sample: SampleRef) -> int:
+        if isinstance(sample, Sample):
+            return sample.id
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)):
+            raise BadParameterError(f"sample id must be a whole number, got {sample!r}")
+        return int(sample)
+
+    # -- adding ------------------------------------------------------------------------------
+
+    def add_audio(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        *,
+        name: str,
+        source: str,
+        provenance: Mapping[str, Any] | None = None,
+        analysis: Any = None,
+        tags: Iterable[str] = (),
+        parent_id: int | None = None,
+        bpm: float | None = None,
+        bars: int | None = None,
+        notes: str = "",
+    ) -> Sample:
+        """Store `audio` (float32 [n] or [n, ch] at `sample_rate` Hz) as a new sample.
+
+        analysis: an AnalysisResult (bpm, beats, downbeats, beats_per_bar) or None.
+        bpm/bars: override the analysis, e.g. from a LoopSlice; give `bars` only when the audio spans
+        exactly that many whole bars. Without `bars`, a length within 3% of a bar of whole bars at the
+        analysed tempo counts as a loop of that many bars (and its exact tempo is taken from the length).
+        The WAV is written atomically first; the row is inserted only once the file is complete.
+        """
+        audio = validate_audio(audio, sample_rate=sample_rate, what="sample audio")
+        sample_rate = int(sample_rate)
+        tag_list = clean_tags(tags)
+        values = _row_values(
+            audio, sample_rate, name=name, source=source, provenance=provenance, analysis=analysis,
+            bpm=bpm, bars=bars, parent_id=None if parent_id is None else self._id(parent_id), notes=notes,
+        )
+        uid = files.new_uid()
+        rel = files.new_rel_path(uid)
+        target = files.resolve_rel(self.root, rel)
+        payload = files.encode_wav(audio, sample_rate=sample_rate)
+
+        with self._tx("start adding a sample") as conn:
+            conn.execute(
+                "INSERT INTO pending_files (path, op, pid, started) VALUES (?, 'add', ?, ?)",
+                (rel, os.getpid(), time.time()),
+            )
+        try:
+            files.guard_write(f"sample file {target}", lambda: files.write_new_file(target, payload))
+        except BaseException:
+            self._clear_pending(rel)
+            raise
+        try:
+            with self._tx("add the sample") as conn:
+                sid = self._insert_row(conn, uid, rel, values, tag_list)
+                conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
+        except BaseException:
+            files.remove_quietly(target)  # the row never made it: the file must not linger
+            self._clear_pending(rel)
+            raise
+        return self.get(sid)
+
+    @staticmethod
+    def _insert_row(conn: sqlite3.Connection, uid: str, rel: str, values: Mapping[str, Any], tags: Sequence[str]) -> int:
+        parent_id = values["parent_id"]
+        if parent_id is not None and not conn.execute("SELECT 1 FROM samples WHERE id = ?", (parent_id,)).fetchone():
+            raise LibraryError(f"parent sample {parent_id} does not exist")
+        columns = ["uid", "path", "created", *values]
+        cur = conn.execute(
+            f"INSERT INTO samples ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            (uid, rel, _now(), *values.values()),
+        )
+        sid = int(cur.lastrowid)
+        Library._insert_tags(conn, sid, tags)
+        return sid
+
+    def _clear_pending(self, rel: str) -> None:
+        # Best effort: if the database itself is failing, `check --repair` clears the entry later.
+        with contextlib.suppress(LibraryError, sqlite3.Error):
+            with self._tx("clear a journal entry") as conn:
+                conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
+
+    def import_file(self, path: str | os.PathLike, *, tags: Iterable[str] = (), name: str | None = None) -> Sample:
+        """Import any file libsndfile reads (WAV, FLAC, AIFF, OGG, MP3...), any rate and channel count.
+
+        The audio is analysed (tempo, beats) with the library's analyzer. Audio already in the
+        library (same decoded content) is not stored twice: that sample is returned, given the new
+        tags, and brought back from the trash if it was there.
+        """
+        return self.import_file_detailed(path, tags=tags, name=name).sample
+
+    def import_file_detailed(
+        self, path: str | os.PathLike, *, tags: Iterable[str] = (), name: str | None = None
+    ) -> ImportResult:
+        """Like `import_file`, also saying whether the audio was already in the library."""
+        path = Path(path)
+        if path.is_dir():
+            raise AudioFileError(f"{path}: is a folder, not an audio file")
+        tag_list = clean_tags(tags)
+        audio, sample_rate = read_audio(path)
+        existing = self.find_by_hash(files.content_hash(audio, sample_rate))
+        if existing is not None:
+            if tag_list:
+                self.tag(existing.id, tag_list)
+            if existing.trashed:
+                self.restore(existing.id)
+            return ImportResult(self.get(existing.id), duplicate=True)
+        analysis = self._analyse(audio, sample_rate, what=str(path))
+        provenance = {"imported_from": str(path.absolute()), "original_format": path.suffix.lstrip(".").lower()}
+        sample = self.add_audio(
+            audio, sample_rate, name=name or path.stem or "import", source="imported",
+            provenance=provenance, analysis=analysis, tags=tag_list,
+        )
+        return ImportResult(sample, duplicate=False)
+
+    def _analyse(self, audio: np.ndarray, sample_rate: int, *, what: str) -> Any:
+        """Run the analyzer; a sample that cannot be analysed is still kept, just without a tempo."""
+        if self.analyzer is None:
+            return None
+        mono = audio if audio.ndim == 1 else audio.mean(axis=1, dtype=np.float32)
+        try:
+            return self.analyzer(mono, sample_rate)
+        except ImportError as exc:
+            log.warning("%s: analysis is not available (%s); stored without tempo", what, exc)
+        except (AnalysisError, BadParameterError, AudioFileError) as exc:
+            log.warning("%s: could not be analysed (%s); stored without tempo", what, exc)
+        return None
+
+    # -- editing -----------------------------------------------------------------------------
+
+    def _update(self, sample: SampleRef, action: str, sql: str, params: Sequence[Any]) -> Sample:
+        sid = self._id(sample)
+        with self._tx(action) as conn:
+            if conn.execute(sql + " WHERE id = ?", (*params, sid)).rowcount == 0:
+                raise LibraryError(f"no sample with id {sid} in {self.root}")
+        return self.get(sid)
+
+    def tag(self, sample: SampleRef, tags: Iterable[str]) -> Sample:
+        """Add tags (cleaned: lower case, single spaces, no commas); existing ones are kept."""
+        sid, tag_list = self._id(sample), clean_tags(tags)
+        with self._tx("tag the sample") as conn:
+            self._require(conn, sid)
+            self._insert_tags(conn, sid, tag_list)
+        return self.get(sid)
+
+    def untag(self, sample: SampleRef, tags: Iterable[str]) -> Sample:
+        """Remove tags; tags the sample does not carry are ignored."""
+        sid, tag_list = self._id(sample), clean_tags(tags)
+        with self._tx("untag the sample") as conn:
+            self._require(conn, sid)
+            conn.executemany(
+                "DELETE FROM sample_tags WHERE sample_id = ? AND tag_id = (SELECT id FROM tags WHERE name = ?)",
+                [(sid, t) for t in tag_list],
+            )
+            conn.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM sample_tags)")
+        return self.get(sid)
+
+    def rate(self, sample: SampleRef, rating: int) -> Sample:
+        """Set the rating, 0 (unrated) to 5."""
+        if isinstance(rating, bool) or not isinstance(rating, (int, np.integer)) or not 0 <= rating <= 5:
+            raise BadParameterError(f"rating must be a whole number 0-5, got {rating!r}")
+        return self._update(sample, "rate the sample", "UPDATE samples SET rating = ?", (int(rating),))
+
+    def set_favourite(self, sample: SampleRef, favourite: bool = True) -> Sample:
+        return self._update(sample, "mark the favourite", "UPDATE samples SET favourite = ?", (1 if favourite else 0,))
+
+    def rename(self, sample: SampleRef, name: str) -> Sample:
+        """Change the display name; the stored file keeps its stable name (export names come from this)."""
+        return self._update(sample, "rename the sample", "UPDATE samples SET name = ?", (clean_name(name),))
+
+    def set_notes(self, sample: SampleRef, notes: str) -> Sample:
+        if not isinstance(notes, str):
+            raise BadParameterError(f"notes must be text, got {type(notes).__name__}")
+        return self._update(sample, "save the notes", "UPDATE samples SET notes = ?", (notes,))
+
+    def trash(self, sample: SampleRef) -> Sample:
+        """Move to the trash: hidden from queries, file kept, `restore` brings it back."""
+        return self._update(sample, "trash the sample", "UPDATE samples SET trashed_at = COALESCE(trashed_at, ?)", (_now(),))
+
+    def restore(self, sample: SampleRef) -> Sample:
+        return self._update(sample, "restore the sample", "UPDATE samples SET trashed_at = NULL", ())
+
+    def purge(self, samples: Iterable[SampleRef] | None = None) -> int:
+        """Delete trashed samples for good (all of the trash when `samples` is None); returns how many.
+
+        Only trashed samples can be purged, so nothing live disappears by a slip of an id.
+        """
+        with self._tx("purge the trash") as conn:
+            if samples is None:
+                rows = conn.execute("SELECT id, path FROM samples WHERE trashed_at IS NOT NULL").fetchall()
+            else:
+                ids = [self._id(s) for s in samples]
+                rows = []
+                for sid in ids:
+                    row = conn.execute("SELECT id, path, trashed_at FROM samples WHERE id = ?", (sid,)).fetchone()
+                    if row is None:
+                        raise LibraryError(f"no sample with id {sid} in {self.root}")
+                    if row["trashed_at"] is None:
+                        raise LibraryError(f"sample {sid} is not in the trash; trash it before purging")
+                    rows.append(row)
+            started = time.time()
+            for row in rows:
+                conn.execute(
+                    "INSERT OR REPLACE INTO pending_files (path, op, pid, started) VALUES (?, 'purge', ?, ?)",
+                    (row["path"], os.getpid(), started),
+                )
+                conn.execute("DELETE FROM samples WHERE id = ?", (row["id"],))
+            conn.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM sample_tags)")
+        for row in rows:
+            files.remove_quietly(files.resolve_rel(self.root, row["path"]))
+        with self._tx("finish purging") as conn:
+            conn.executemany("DELETE FROM pending_files WHERE path = ?", [(row["path"],) for row in rows])
+        return len(rows)
+
+    @staticmethod
+    def _require(conn: sqlite3.Connection, sid: int) -> None:
+        if not conn.execute("SELECT 1 FROM samples WHERE id = ?", (sid,)).fetchone():
+            raise LibraryError(f"no sample with id {sid}")
+
+    @staticmethod
+    def _insert_tags(conn: sqlite3.Connection, sid: int, tags: Sequence[str]) -> None:
+        for tag in tags:
+            conn.execute("INSERT OR IGNORE INTO tags (name) VALUES (?)", (tag,))
+            conn.execute(
+                "INSERT OR IGNORE INTO sample_tags (sample_id, tag_id) SELECT ?, id FROM tags WHERE name = ?",
+                (sid, tag),
+            )
+
+    # -- integrity ---------------------------------------------------------------------------
+
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Compare rows and files. repair=True re-adds readable orphan files as samples, moves
+        unreadable ones to lost+found/, finishes interrupted adds/purges, deletes dead temp files and
+        removes rows whose file is gone (their metadata is saved to lost+found/ first)."""
+        integrity = "; ".join(r[0] for r in self._read("PRAGMA quick_check"))
+        rows = self._read("SELECT id, path, frames, sample_rate, channels FROM samples")
+        pending = {r["path"]: r for r in self._read("SELECT path, op, pid FROM pending_files")}
+        owned = {r["path"] for r in rows}
+
+        missing: list[tuple[int, str]] = []
+        for r in rows:
+            if not self._file_matches(r):
+                missing.append((int(r["id"]), r["path"]))
+        interrupted = sorted(p for p, r in pending.items() if not files.pid_alive(int(r["pid"])))
+        temps: list[str] = []
+        orphans: list[str] = []
+        for path in files.iter_audio_files(self.root):
+            rel = path.relative_to(self.root).as_posix()
+            if files.is_temp_name(path.name):
+                pid = files.temp_owner_pid(path.name)
+                if pid is None or not files.pid_alive(pid):
+                    temps.append(rel)
+            elif rel not in owned and rel not in pending:
+                orphans.append(rel)
+        report = CheckReport(tuple(missing), tuple(sorted(orphans)), tuple(interrupted), tuple(sorted(temps)), integrity)
+        if not repair:
+            return report
+        return self._repair(report, pending)
+
+    def _file_matches(self, row: sqlite3.Row) -> bool:
+        import soundfile as sf
+
+        try:
+            path = files.resolve_rel(self.root, row["path"])
+            info = sf.info(str(path))
+        except (LibraryError, RuntimeError, OSError, ValueError):
+            return False
+        return info.frames == row["frames"] and info.samplerate == row["sample_rate"] and info.channels == row["channels"]
+
+    def _repair(self, report: CheckReport, pending: Mapping[str, sqlite3.Row]) -> CheckReport:
+        for rel in report.temp_files:
+            files.remove_quietly(self.root / rel)
+        for rel in report.interrupted:
+            # An add that died before its row, or a purge that died after deleting its row:
+            # either way no sample owns this file any more.
+            files.remove_quietly(files.resolve_rel(self.root, rel))
+            with self._tx("finish an interrupted write") as conn:
+                conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
+        removed: list[int] = []
+        if report.missing_files:
+            ids = [sid for sid, _ in report.missing_files]
+            saved = [
+                dict(r) for r in self._read("SELECT * FROM samples WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
+            ]
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            files.guard_write(
+                "the removed rows' metadata",
+                lambda: files.write_new_file(
+                    self.root / LOST_AND_FOUND / f"rows-without-files-{stamp}-{os.getpid()}.json",
+                    json.dumps(saved, indent=2).encode(),
+                    overwrite=True,
+                ),
+            )
+            with self._tx("remove rows whose files are gone") as conn:
+                conn.executemany("DELETE FROM samples WHERE id = ?", [(sid,) for sid in ids])
+                conn.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM sample_tags)")
+            removed = ids
+        adopted: list[int] = []
+        moved: list[str] = []
+        for rel in report.orphan_files:
+            path = self.root / rel
+            try:
+                audio, sample_rate = read_audio(path)
+            except AudioFileError:
+                self._to_lost_and_found(rel)
+                moved.append(rel)
+                continue
+            adopted.append(self._adopt(rel, audio, sample_rate))
+        after = self.check()
+        return CheckReport(
+            after.missing_files, after.orphan_files, after.interrupted, after.temp_files, after.integrity,
+            repaired=True, adopted=tuple(adopted), moved_to_lost_found=tuple(moved), removed_rows=tuple(removed),
+        )
+
+    def _adopt(self, rel: str, audio: np.ndarray, sample_rate: int) -> int:
+        """Give a complete file that no row owns a row of its own, where it lies (nothing is copied,
+        so a crash here cannot duplicate it)."""
+        values = _row_values(
+            audio, sample_rate, name=f"recovered {PurePosixPath(rel).stem[:12]}", source="imported",
+            provenance={"recovered_file": rel}, analysis=self._analyse(audio, sample_rate, what=rel),
+        )
+        with self._tx("re-add an orphan file") as conn:
+            return self._insert_row(conn, files.new_uid(), rel, values, ())
+
+    def _to_lost_and_found(self, rel: str) -> None:
+        target = self.root / LOST_AND_FOUND / rel
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(self.root / rel), str(target))
+        except OSError as exc:
+            raise LibraryError(f"cannot move {rel} to {LOST_AND_FOUND}/: {files.describe_os_error(exc)}") from exc
