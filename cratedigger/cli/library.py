@@ -1,0 +1,224 @@
+"""`cratedigger library`: the sample library from the command line.
+
+    cratedigger library [--root DIR] add FILE... [--tags t1,t2]
+    cratedigger library list [--tag T]... [--any] [--bpm 80-100] [--text W] [--json] ...
+    cratedigger library tag ID T... | untag ID T... | rate ID N | trash ID... | restore ID... | purge [ID...]
+    cratedigger library export ID... --to DIR [--rate 44100] [--bits 24]
+    cratedigger library check [--repair]
+
+The folder is --root, else $CRATEDIGGER_LIBRARY, else the platform's user data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cratedigger.errors import BadParameterError
+
+EXIT_CHECK_FAILED = 1
+
+
+def _bpm_range(text: str) -> tuple[float | None, float | None]:
+    """'80-100', '80-', '-100' or '90' (exactly 90 +-0.5)."""
+    try:
+        if "-" not in text:
+            value = float(text)
+            return value - 0.5, value + 0.5
+        low, high = text.split("-", 1)
+        lo = float(low) if low.strip() else None
+        hi = float(high) if high.strip() else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"BPM range must look like 80-100, got {text!r}") from None
+    if lo is None and hi is None:
+        raise argparse.ArgumentTypeError(f"BPM range must look like 80-100, got {text!r}")
+    return lo, hi
+
+
+def _tag_list(text: str) -> list[str]:
+    return [t for t in (part.strip() for part in text.split(",")) if t]
+
+
+def _sample_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sample ID must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"sample ID must be >= 1, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "library",
+        help="the sample library: add, list, tag, rate, export, check",
+        description="Manage the sample library (a folder holding library.db and the audio).",
+    )
+    root_help = "library folder (default: $CRATEDIGGER_LIBRARY, else the user data folder)"
+    p.add_argument("--root", type=Path, default=None, help=root_help)
+    sub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True)
+
+    def action(name: str, help_: str, func) -> argparse.ArgumentParser:
+        ap = sub.add_parser(name, help=help_, description=help_)
+        # --root is accepted after the action too; SUPPRESS keeps it from hiding the earlier one.
+        ap.add_argument("--root", type=Path, default=argparse.SUPPRESS, help=root_help)
+        ap.set_defaults(func=func)
+        return ap
+
+    ap = action("add", "import audio files (WAV, FLAC, AIFF, OGG, MP3...), analysed on the way in", _add)
+    ap.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    ap.add_argument("--tags", type=_tag_list, default=[], help="comma-separated tags, e.g. dusty,half-time")
+
+    ap = action("list", "list samples, newest first", _list)
+    ap.add_argument("--tag", action="append", default=[], help="only samples with this tag (repeat: all of them)")
+    ap.add_argument("--any", action="store_true", help="with several --tag: any of them instead of all")
+    ap.add_argument("--bpm", type=_bpm_range, default=None, help="BPM range, e.g. 80-100, 170-, -90")
+    ap.add_argument("--text", default=None, help="words in the name, notes or tags")
+    ap.add_argument("--bars", type=int, action="append", default=[], help="only loops of this many bars (repeatable)")
+    ap.add_argument("--min-rating", type=int, default=None, help="only samples rated at least this (0-5)")
+    ap.add_argument("--favourite", action="store_true", help="only favourites")
+    ap.add_argument("--source", action="append", default=[], help="generated, variation, extended, sliced, imported")
+    ap.add_argument("--trash", action="store_true", help="list the trash instead")
+    ap.add_argument("--sort", default="created", help="created, name, bpm, bars, rating, duration, id")
+    ap.add_argument("--asc", action="store_true", help="ascending order (default: descending)")
+    ap.add_argument("--limit", type=int, default=None, help="at most this many (default: all)")
+    ap.add_argument("--offset", type=int, default=0)
+    ap.add_argument("--json", action="store_true", help="a JSON list of objects instead of a table")
+
+    ap = action("tag", "add tags to a sample", _tag)
+    ap.add_argument("id", type=_sample_id)
+    ap.add_argument("tags", nargs="+", metavar="T")
+
+    ap = action("untag", "remove tags from a sample", _untag)
+    ap.add_argument("id", type=_sample_id)
+    ap.add_argument("tags", nargs="+", metavar="T")
+
+    ap = action("rate", "rate a sample 0-5", _rate)
+    ap.add_argument("id", type=_sample_id)
+    ap.add_argument("rating", type=int, metavar="N")
+
+    ap = action("export", "export samples as whole-bar WAV loops with tempo and loop chunks", _export)
+    ap.add_argument("ids", nargs="+", type=_sample_id, metavar="ID")
+    ap.add_argument("--to", required=True, type=Path, metavar="DIR", help="destination folder (created if needed)")
+    ap.add_argument("--rate", type=int, default=None, help="44100 or 48000 (default: the sample's own rate)")
+    ap.add_argument("--bits", type=int, default=16, help="16 or 24 (default 16)")
+
+    ap = action("trash", "move samples to the trash", _trash)
+    ap.add_argument("ids", nargs="+", type=_sample_id, metavar="ID")
+    ap = action("restore", "bring samples back from the trash", _restore)
+    ap.add_argument("ids", nargs="+", type=_sample_id, metavar="ID")
+    ap = action("purge", "delete trashed samples for good (all of the trash without IDs)", _purge)
+    ap.add_argument("ids", nargs="*", type=_sample_id, metavar="ID")
+
+    ap = action("check", "find rows without files and files without rows", _check)
+    ap.add_argument("--repair", action="store_true", help="fix what was found (nothing is deleted that holds audio)")
+
+
+def _open(args: argparse.Namespace):
+    from cratedigger.library import Library
+
+    return Library.open(args.root)
+
+
+def _add(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        for path in args.files:
+            result = lib.import_file_detailed(path, tags=args.tags)
+            s = result.sample
+            note = "already in the library as" if result.duplicate else "added"
+            print(f"{note} {s.id}: {s.name}  {_bpm_text(s.bpm)}  {s.bars or '-'} bars  [{', '.join(s.tags)}]")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from cratedigger.library import SampleQuery
+
+    bpm_min, bpm_max = args.bpm if args.bpm else (None, None)
+    query = SampleQuery(
+        text=args.text, tags=tuple(args.tag), tag_mode="any" if args.any else "all", bpm_min=bpm_min, bpm_max=bpm_max,
+        bars=tuple(args.bars), rating_min=args.min_rating, favourite=True if args.favourite else None,
+        sources=tuple(args.source), trashed=args.trash, sort=args.sort, descending=not args.asc,
+        limit=args.limit, offset=args.offset,
+    )
+    with _open(args) as lib:
+        samples = lib.query(query)
+    if args.json:
+        json.dump([s.to_dict() for s in samples], sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    for s in samples:
+        stars = "*" * s.rating + "." * (5 - s.rating)
+        fav = "♥" if s.favourite else " "
+        print(f"{s.id:>6}  {stars} {fav} {_bpm_text(s.bpm):>9}  {(str(s.bars) + ' bar') if s.bars else '-':>6}  "
+              f"{s.duration:6.2f}s  {s.source:<9}  {s.name}  [{', '.join(s.tags)}]")
+    return 0
+
+
+def _bpm_text(bpm: float | None) -> str:
+    return "? bpm" if bpm is None else f"{bpm:.1f} bpm"
+
+
+def _tag(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        s = lib.tag(args.id, args.tags)
+    print(f"{s.id}: [{', '.join(s.tags)}]")
+    return 0
+
+
+def _untag(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        s = lib.untag(args.id, args.tags)
+    print(f"{s.id}: [{', '.join(s.tags)}]")
+    return 0
+
+
+def _rate(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        s = lib.rate(args.id, args.rating)
+    print(f"{s.id}: rated {s.rating}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from cratedigger.library import export_samples
+
+    if args.bits not in (16, 24):
+        raise BadParameterError(f"--bits must be 16 or 24, got {args.bits}")
+    with _open(args) as lib:
+        for path in export_samples(lib, args.ids, args.to, rate=args.rate, bits=args.bits):
+            print(path)
+    return 0
+
+
+def _trash(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        for sid in args.ids:
+            lib.trash(sid)
+            print(f"{sid}: in the trash")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        for sid in args.ids:
+            lib.restore(sid)
+            print(f"{sid}: restored")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        n = lib.purge(args.ids or None)
+    print(f"purged {n} sample(s)")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        report = lib.check(repair=args.repair)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else EXIT_CHECK_FAILED
