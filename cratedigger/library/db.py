@@ -202,8 +202,16 @@ def migrate(conn: sqlite3.Connection, db_path: Path, migrations: Sequence[Migrat
                 backups.append(backup(conn, db_path, version=current))
             except (OSError, sqlite3.Error) as exc:
                 raise LibraryError(f"{db_path}: cannot back up before upgrading the library, left as is: {exc}") from exc
-        with transaction(conn, db_path, f"upgrade the library to schema {step.version} ({step.description})"):
-            step.apply(conn)
-            conn.execute(f"PRAGMA user_version = {int(step.version)}")
+        try:
+            with transaction(conn, db_path, f"upgrade the library to schema {step.version} ({step.description})"):
+                step.apply(conn)
+                conn.execute(f"PRAGMA user_version = {int(step.version)}")
+        except LibraryError:
+            raise
+        except Exception as exc:  # a bug in a migration: the transaction rolled back, say so plainly
+            saved = f"; a backup is in {backups[-1]}" if backups else ""
+            raise LibraryError(
+                f"{db_path}: upgrading to schema {step.version} failed ({exc}); the library was left at schema {current}{saved}"
+            ) from exc
         current = step.version
     return backups
