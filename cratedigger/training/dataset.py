@@ -123,7 +123,7 @@ def build_dataset(
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
-            raise BadParameterError(f"{out}: already exists and is not empty (choose another folder or overwrite it)")
+            raise BadParameterError(f"{out}: already exists and is not empty (choose another folder, or overwrite it: --overwrite)")
         if not (out / MEL_CONFIG).is_file() and out.is_dir():
             raise BadParameterError(f"{out}: not a CrateDigger dataset; refusing to overwrite it")
     if out.resolve() == audio_root.resolve() or audio_root.resolve() in out.resolve().parents:
@@ -160,7 +160,7 @@ def _write(files, audio_root, staging, mel, hop_slices, on_progress, cancel) -> 
                 slices = audio_to_images(audio, mel, hop_slices=hop_slices)
             except CrateDiggerError as exc:
                 skipped.append(SkippedFile(rel, _reason(exc, path)))
-                log.warning("skipped %s: %s", rel, skipped[-1].reason)
+                log.info("skipped %s: %s", rel, skipped[-1].reason)
                 continue
             kept = 0
             for index, image in enumerate(slices):
