@@ -225,7 +225,9 @@ def griffin_lim(
     length = params.slice_samples - 1
     stft_kwargs = dict(n_fft=params.n_fft, hop_length=params.hop_length, window=window, center=True)
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    phase = torch.rand(magnitude.shape, generator=generator, dtype=torch.float32) * (2 * torch.pi)
+    # One phase draw shared by every item: an image gives the same audio alone or in any batch.
+    phase = torch.rand(magnitude.shape[-2:], generator=generator, dtype=torch.float32) * (2 * torch.pi)
+    phase = phase.expand(magnitude.shape)
     angles = torch.polar(torch.ones_like(magnitude), phase.to(magnitude.device, magnitude.dtype))
     previous = torch.zeros_like(angles)
     for _ in range(n_iter):

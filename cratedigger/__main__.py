@@ -1,0 +1,5 @@
+import sys
+
+from cratedigger.cli import main
+
+sys.exit(main())

@@ -1,0 +1,169 @@
+"""Fit a steady beat grid (tempo, phase, meter, downbeat) to beat and downbeat activations.
+
+Breaks are played to a steady tempo and loops are cut from them, so instead of tracking a tempo that
+may wander (madmom's DBN), we fit one rigid grid to the whole clip and choose between the octave
+candidates (T, 2T, T/2, 3T/2, 2T/3, 3T, T/3) with all the evidence at once:
+
+- beat evidence: activation on the grid minus activation half-way between grid points. The
+  half-way term is what tells T from T/2: at T/2 the half-way points are real beats;
+- downbeat evidence: downbeat activation on the chosen bar positions minus on the other beats;
+- a tempo prior suited to breaks (log-normal around ~115 BPM, most mass in 70-180);
+- the clip's length, when it is (nearly) a whole number of bars at that tempo.
+
+All inputs are activations in 0..1 at `fps` frames per second; all outputs are in seconds and BPM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d
+
+MIN_BPM, MAX_BPM = 50.0, 220.0
+EDGE_SLACK = 0.03  # seconds: grid points this close outside the clip still count as its beats
+
+
+@dataclass(frozen=True)
+class GridParams:
+    """Weights of the evidence; defaults were set on the corpus built by benchmarks/corpus."""
+
+    midpoint_weight: float = 0.8  # how much activation half-way between beats counts against a tempo
+    third_weight: float = 0.3  # ...and a third of the way (T/3 errors)
+    downbeat_weight: float = 0.5
+    prior_centre_bpm: float = 115.0
+    prior_octaves: float = 0.6  # std of the log2-tempo prior
+    prior_weight: float = 0.08
+    meter_prior: tuple[tuple[int, float], ...] = ((4, 0.04), (3, 0.0), (2, -0.02))
+    length_weight: float = 0.06
+    length_tolerance: float = 0.015  # fraction of a beat the clip may be off a whole number of bars
+    steps_per_octave: int = 120
+
+
+@dataclass(frozen=True)
+class Grid:
+    bpm: float
+    phase: float  # seconds of the first beat at or after 0
+    beats_per_bar: int
+    downbeat_index: int  # which beat of the grid (0..beats_per_bar-1) is the first downbeat
+    score: float
+    beat_score: float
+    downbeat_score: float
+    runner_up: float  # best score of a candidate at a clearly different tempo
+
+
+def _sample(act: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Linear interpolation of act at fractional frame positions (outside -> 0)."""
+    return np.interp(pos, np.arange(act.size), act, left=0.0, right=0.0)
+
+
+def _beat_scores(act: np.ndarray, period: float, params: GridParams) -> tuple[float, float]:
+    """Best (score, phase in frames) of a grid with `period` frames over all phases."""
+    n = act.size
+    phases = np.arange(0.0, period, 1.0)
+    k = np.arange(int(np.ceil(n / period)) + 1)
+    on = phases[:, None] + k[None, :] * period  # [phases, beats]
+    s_on = _grid_mean(act, on)
+    s_half = _grid_mean(act, on + period / 2.0)
+    # thirds catch the T/3 error (its half-way points fall between beats, its thirds on them)
+    s_third = np.maximum(_grid_mean(act, on + period / 3.0), _grid_mean(act, on + 2.0 * period / 3.0))
+    score = s_on - params.midpoint_weight * s_half - params.third_weight * s_third
+    best = int(np.argmax(score))
+    return float(score[best]), float(phases[best])
+
+
+def _grid_mean(act: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Mean activation over the grid points inside the clip, per row (phase) of pos."""
+    valid = pos < act.size
+    return np.where(valid, _sample(act, pos), 0.0).sum(1) / np.maximum(valid.sum(1), 1)
+
+
+def _downbeat_score(down: np.ndarray, beat_frames: np.ndarray, meter: int) -> tuple[float, int]:
+    """Best (contrast, index) of downbeat activation on every meter-th beat vs the other beats."""
+    if beat_frames.size < meter + 1:
+        return 0.0, 0
+    vals = _sample(down, beat_frames)
+    best, best_j = -np.inf, 0
+    for j in range(meter):
+        sel = (np.arange(vals.size) - j) % meter == 0
+        c = vals[sel].mean() - vals[~sel].mean()
+        if c > best:
+            best, best_j = c, j
+    return float(best), best_j
+
+
+def _length_bonus(duration: float, bpm: float, meter: int, tol: float) -> float:
+    """1 when the clip is a whole number of bars at this tempo (within tol of a beat), else 0."""
+    beats = duration * bpm / 60.0
+    bars = beats / meter
+    whole = round(bars)
+    if whole < 1:
+        return 0.0
+    return 1.0 if abs(bars - whole) * meter < tol * 4 else 0.0
+
+
+def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration: float,
+             params: GridParams = GridParams()) -> Grid | None:
+    """Fit the best steady grid. beat_act: activation of any beat (downbeats included), [frames]."""
+    if beat_act.size < 2 * fps * 60.0 / MAX_BPM:
+        return None
+    # a little tolerance for hits a few ms off the grid (live playing, swing, the RNN's own jitter)
+    act = maximum_filter1d(beat_act.astype(np.float64), size=3, mode="constant")
+    down = maximum_filter1d(down_act.astype(np.float64), size=3, mode="constant")
+    n_steps = int(np.log2(MAX_BPM / MIN_BPM) * params.steps_per_octave) + 1
+    tempi = MIN_BPM * 2.0 ** (np.arange(n_steps) / params.steps_per_octave)
+    curve = np.array([_beat_scores(act, 60.0 * fps / t, params)[0] for t in tempi])
+    # candidates: local maxima of the beat-score curve, best first
+    peaks = [i for i in range(n_steps) if curve[i] >= curve[max(0, i - 1)] and curve[i] >= curve[min(n_steps - 1, i + 1)]]
+    peaks = sorted(peaks, key=lambda i: -curve[i])[:8]
+    results = []
+    for i in peaks:
+        bpm = _refine(act, tempi[i], fps, params)
+        bscore, phase = _beat_scores(act, 60.0 * fps / bpm, params)
+        period = 60.0 * fps / bpm
+        frames = np.arange(phase, act.size, period)
+        prior = -0.5 * (np.log2(bpm / params.prior_centre_bpm) / params.prior_octaves) ** 2
+        for meter, mprior in params.meter_prior:
+            dscore, j = _downbeat_score(down, frames, meter)
+            lbonus = _length_bonus(duration, bpm, meter, params.length_tolerance)
+            total = (bscore + params.downbeat_weight * dscore + params.prior_weight * prior + mprior
+                     + params.length_weight * lbonus)
+            results.append((total, bpm, phase / fps, meter, j, bscore, dscore))
+    if not results:
+        return None
+    results.sort(key=lambda r: -r[0])
+    best = results[0]
+    runner = max((r[0] for r in results if abs(np.log2(r[1] / best[1])) > 0.1), default=-np.inf)
+    bpm = _snap_to_length(best[1], duration, best[3], params.length_tolerance)
+    return Grid(bpm=bpm, phase=best[2], beats_per_bar=best[3], downbeat_index=best[4], score=best[0],
+                beat_score=best[5], downbeat_score=best[6], runner_up=float(runner))
+
+
+def _refine(act: np.ndarray, bpm: float, fps: float, params: GridParams) -> float:
+    """Golden-section-free refinement: a fine scan of ±1 coarse step around bpm."""
+    step = 2.0 ** (1.0 / params.steps_per_octave)
+    fine = bpm * step ** np.linspace(-1.0, 1.0, 9)
+    scores = [_beat_scores(act, 60.0 * fps / t, params)[0] for t in fine]
+    return float(fine[int(np.argmax(scores))])
+
+
+def _snap_to_length(bpm: float, duration: float, meter: int, tol: float) -> float:
+    """When the clip is a whole number of bars at about bpm, take the exact tempo that makes it so."""
+    bars = duration * bpm / 60.0 / meter
+    whole = round(bars)
+    if whole >= 1 and abs(bars - whole) * meter < tol * 4:
+        return whole * meter * 60.0 / duration
+    return bpm
+
+
+def grid_times(grid: Grid, duration: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Beat times, downbeat times (seconds) and 1-based bar positions of a fitted grid."""
+    period = 60.0 / grid.bpm
+    first = grid.phase % period
+    # a beat a hair before 0 (the grid is fitted at 10 ms resolution) is the clip's first beat
+    shift = 1 if first - period > -EDGE_SLACK else 0
+    beats = np.arange(first - shift * period, duration + EDGE_SLACK - 1e-9, period)
+    beats = np.clip(beats, 0.0, max(0.0, duration - 1e-6))
+    positions = ((np.arange(beats.size) - shift - grid.downbeat_index) % grid.beats_per_bar) + 1
+    downbeats = beats[positions == 1]
+    return beats, downbeats, positions.astype(int)
