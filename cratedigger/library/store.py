@@ -640,7 +640,8 @@ class Library:
     def check(self, *, repair: bool = False) -> CheckReport:
         """Compare rows and files. repair=True re-adds readable orphan files as samples, moves
         unreadable ones to lost+found/, finishes interrupted adds/purges, deletes dead temp files and
-        removes rows whose file is gone (their metadata is saved to lost+found/ first)."""
+        removes rows whose file is gone or damaged (their metadata, and any damaged file, are saved
+        to lost+found/ first)."""
         integrity = "; ".join(r[0] for r in self._read("PRAGMA quick_check"))
         rows = self._read("SELECT id, path, frames, sample_rate, channels FROM samples")
         pending = {r["path"]: r for r in self._read("SELECT path, op, pid FROM pending_files")}
@@ -706,6 +707,12 @@ class Library:
             removed = ids
         adopted: list[int] = []
         moved: list[str] = []
+        for _sid, rel in report.missing_files:
+            # A damaged file (wrong length) is kept for salvage, out of the library's way.
+            with contextlib.suppress(LibraryError):
+                if files.resolve_rel(self.root, rel).is_file():
+                    self._to_lost_and_found(rel)
+                    moved.append(rel)
         for rel in report.orphan_files:
             path = self.root / rel
             try:
