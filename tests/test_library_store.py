@@ -63,7 +63,7 @@ def test_add_audio_writes_file_then_row_with_everything_stored(lib):
     assert s.bars == 2 and s.beats_per_bar == 4 and s.bpm == pytest.approx(90.0, abs=0.01)
     assert s.beats == analysis.beats and s.downbeats == analysis.downbeats
     assert s.provenance["params"] == {"eta": 0.0} and s.provenance["steps"] == 50
-    assert s.analysis["backend"] == "fake" and s.notes == "keeper"
+    assert lib.analysis(s.id)["backend"] == "fake" and s.notes == "keeper"
     assert s.duration == pytest.approx(2 * 4 * 60 / 90, abs=1e-4)
     assert lib.get(s.id) == s
     assert s.created.tzinfo is not None

@@ -58,10 +58,6 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
             bpm           REAL    CHECK (bpm IS NULL OR bpm > 0),
             bars          INTEGER CHECK (bars IS NULL OR bars > 0),
             beats_per_bar INTEGER CHECK (beats_per_bar IS NULL OR beats_per_bar > 0),
-            beats         TEXT    NOT NULL DEFAULT '[]', -- JSON seconds
-            downbeats     TEXT    NOT NULL DEFAULT '[]', -- JSON seconds
-            analysis      TEXT,                          -- JSON of AnalysisResult.to_dict()
-            provenance    TEXT    NOT NULL DEFAULT '{{}}', -- JSON: model, revision, scheduler, steps, seed...
             parent_id     INTEGER REFERENCES samples(id) ON DELETE SET NULL,
             content_hash  TEXT    NOT NULL,
             created       TEXT    NOT NULL,              -- ISO 8601 UTC, sorts as text
@@ -70,7 +66,17 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
             notes         TEXT    NOT NULL DEFAULT '',
             trashed_at    TEXT
         );
-        CREATE INDEX samples_created ON samples(created);
+        -- The bulky per-sample data lives apart so that filtering and sorting scan small rows.
+        CREATE TABLE sample_data (
+            sample_id  INTEGER PRIMARY KEY REFERENCES samples(id) ON DELETE CASCADE,
+            beats      BLOB NOT NULL,                    -- float64 little-endian seconds
+            downbeats  BLOB NOT NULL,                    -- float64 little-endian seconds
+            provenance TEXT NOT NULL DEFAULT '{{}}',      -- JSON: model, revision, scheduler, steps, seed...
+            analysis   TEXT                              -- JSON of AnalysisResult.to_dict()
+        );
+        -- Partial: serves the default view (live samples, newest first) without steering
+        -- the planner away from a plain scan for other sorts.
+        CREATE INDEX samples_live_created ON samples(created) WHERE trashed_at IS NULL;
         CREATE INDEX samples_bpm ON samples(bpm);
         CREATE INDEX samples_rating ON samples(rating);
         CREATE INDEX samples_name ON samples(name COLLATE NOCASE);

@@ -49,12 +49,16 @@ def new_uid() -> str:
     return uuid.uuid4().hex
 
 
+def check_rel(rel: str) -> str:
+    """Refuse a stored relative path that could leave the library root (a tampered database)."""
+    if not rel or rel.startswith("/") or "\\" in rel or ":" in rel or ".." in rel.split("/"):
+        raise LibraryError(f"stored path {rel!r} points outside the library; run `check`")
+    return rel
+
+
 def resolve_rel(root: Path, rel: str) -> Path:
     """Absolute path of a stored relative path, refusing anything that would leave the root."""
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-        raise LibraryError(f"stored path {rel!r} points outside the library; run `check`")
-    return root.joinpath(*pure.parts)
+    return root.joinpath(*PurePosixPath(check_rel(rel)).parts)
 
 
 def content_hash(audio: np.ndarray, sample_rate: int) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,14 +21,15 @@ TAG_MODES = ("all", "any")
 
 @dataclass(frozen=True)
 class Sample:
-    """One sample in the library. `path` is absolute; `rel_path` is POSIX text relative to the root.
+    """One sample in the library. `path` is absolute; `rel_path` is POSIX text relative to `root`.
 
     Times (`beats`, `downbeats`, `duration`) are in seconds; `frames` counts samples per channel.
+    The full analysis result is `Library.analysis(id)` (kept out of here so big lists stay fast).
     """
 
     id: int
     uid: str
-    path: Path
+    root: Path = field(repr=False)  # the library folder; `path` is built from it on first use
     rel_path: str
     name: str
     source: str
@@ -38,7 +41,7 @@ class Sample:
     beats_per_bar: int | None
     beats: tuple[float, ...]
     downbeats: tuple[float, ...]
-    provenance: Mapping[str, Any]
+    provenance_json: str = field(repr=False)  # parsed on first use of `provenance`: lists stay fast
     parent_id: int | None
     content_hash: str
     created: datetime
@@ -47,11 +50,20 @@ class Sample:
     favourite: bool
     notes: str
     trashed: bool
-    analysis: Mapping[str, Any] | None = None
 
     # Provenance is a dict, so the generated hash would fail; a sample is identified by its id and uid.
     def __hash__(self) -> int:
         return hash((self.id, self.uid))
+
+    @cached_property
+    def path(self) -> Path:
+        """Absolute path of the stored file."""
+        return self.root / self.rel_path
+
+    @cached_property
+    def provenance(self) -> dict[str, Any]:
+        """Where the sample came from: model, revision, scheduler, steps, seed, parameters..."""
+        return json.loads(self.provenance_json)
 
     @property
     def duration(self) -> float:
