@@ -198,46 +198,120 @@ def image_to_audio(
     return audio.float().cpu().numpy()
 
 
+class _BandedBasis:
+    """The mel filterbank kept as, for each linear bin, the few bands it feeds and their weights.
+
+    Slaney triangles overlap only their neighbours, so each bin feeds at most two bands: products
+    with the basis become a gather and a scatter-add, ~100x cheaper than dense matmuls.
+    """
+
+    def __init__(self, dense: torch.Tensor) -> None:
+        n_mels, n_bins = dense.shape
+        width = max(1, int((dense > 0).sum(dim=0).max()))
+        weights, bands = torch.topk(dense.T, k=width, dim=1)  # [F, K]: zeros pad bins with fewer bands
+        self.n_mels, self.bands, self.weights = n_mels, bands, weights
+        self.bin_totals = dense.sum(dim=0)
+
+    def to_bins(self, mel: torch.Tensor) -> torch.Tensor:
+        """basis.T @ mel: [M, N] -> [F, N]."""
+        return (mel[self.bands] * self.weights[..., None]).sum(dim=1)
+
+    def to_mels(self, power: torch.Tensor) -> torch.Tensor:
+        """basis @ power: [F, N] -> [M, N]."""
+        contributions = (power[:, None, :] * self.weights[..., None]).reshape(-1, power.shape[1])
+        out = torch.zeros(self.n_mels, power.shape[1], dtype=power.dtype, device=power.device)
+        return out.index_add_(0, self.bands.reshape(-1), contributions)
+
+
 def mel_to_magnitude(mel: torch.Tensor, params: MelParams, *, n_updates: int = 12) -> torch.Tensor:
     """Mel power [B, y_res, T] -> linear STFT magnitude [B, n_fft//2+1, T].
 
     Non-negative least squares by multiplicative updates (Lee & Seung), started from the
-    transpose-normalised back-projection; cheaper than librosa's per-clip L-BFGS and batched.
+    normalised back-projection, over the whole batch at once: far cheaper than librosa's per-clip
+    L-BFGS and as close to the target.
     """
-    basis = mel_basis(params, device=mel.device)  # [M, F]
-    norm = basis.sum(dim=0).clamp_min(1e-8)  # how much each linear bin feeds the mel bands
-    power = (basis.T @ mel) / norm[:, None]
-    basis_t = basis.T
-    gram_eps = 1e-12
+    batch, n_mels, frames = mel.shape
+    basis = _BandedBasis(mel_basis(params, device=mel.device))
+    target = mel.permute(1, 0, 2).reshape(n_mels, batch * frames)  # [M, B*T]
+    numerator = basis.to_bins(target)  # [F, B*T]
+    power = numerator / basis.bin_totals.clamp_min(1e-8)[:, None]
     for _ in range(n_updates):
-        numerator = basis_t @ mel
-        denominator = basis_t @ (basis @ power) + gram_eps
-        power = power * (numerator / denominator)
-    return power.clamp_min(0).sqrt()
+        power = power * (numerator / (basis.to_bins(basis.to_mels(power)) + 1e-12))
+    n_bins = power.shape[0]
+    return power.clamp_min(0).sqrt().reshape(n_bins, batch, frames).permute(1, 0, 2)
+
+
+class _Stft:
+    """Centred STFT / inverse STFT pair in frames-major layout [B, T, F], tuned for Griffin-Lim.
+
+    Same maths as torch.stft/istft (periodic Hann, zero padding, window-square normalised
+    overlap-add) but the window envelope is computed once and the overlap-add is a few strided
+    adds, which makes an iteration about twice as fast on the CPU.
+    """
+
+    def __init__(self, params: MelParams, n_frames: int, *, device, dtype=torch.float32) -> None:
+        self.n_fft, self.hop, self.n_frames = params.n_fft, params.hop_length, n_frames
+        self.window = torch.hann_window(self.n_fft, device=device, dtype=dtype)
+        self.padded_length = self.n_fft + self.hop * (n_frames - 1)
+        self.length = self.hop * (n_frames - 1)  # what a centred STFT of n_frames came from
+        ones = torch.ones(1, n_frames, self.n_fft, device=device, dtype=dtype)
+        envelope = self._overlap_add(ones * self.window.square())[0]
+        # 1/envelope inside the signal, 0 in the centring pads: the inverse yields the padded signal
+        # that the next forward transform frames directly, with no trim-and-pad copies in between.
+        self.pad = self.n_fft // 2
+        self.inverse_envelope = torch.zeros_like(envelope)
+        inside = slice(self.pad, self.pad + self.length)
+        self.inverse_envelope[inside] = 1.0 / envelope[inside].clamp_min(1e-11)
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        batch, n_frames, n_fft = frames.shape
+        if n_fft % self.hop:
+            return torch.nn.functional.fold(
+                frames.transpose(1, 2), output_size=(1, self.padded_length), kernel_size=(1, n_fft), stride=(1, self.hop)
+            ).reshape(batch, -1)
+        ratio = n_fft // self.hop
+        parts = frames.reshape(batch, n_frames, ratio, self.hop)
+        out = frames.new_zeros(batch, n_frames + ratio - 1, self.hop)
+        for j in range(ratio):
+            out[:, j : j + n_frames] += parts[:, :, j]
+        return out.reshape(batch, -1)
+
+    def inverse_padded(self, spec: torch.Tensor) -> torch.Tensor:
+        """[B, T, F] complex -> [B, n_fft + hop * (T - 1)]: the signal with zeroed centring pads."""
+        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1).mul_(self.window)
+        return self._overlap_add(frames).mul_(self.inverse_envelope)
+
+    def forward_padded(self, padded: torch.Tensor) -> torch.Tensor:
+        """[B, n_fft + hop * (T - 1)] (already padded) -> [B, T, F] complex."""
+        return torch.fft.rfft(padded.unfold(-1, self.n_fft, self.hop) * self.window, dim=-1)
+
+    def inverse(self, spec: torch.Tensor) -> torch.Tensor:
+        """[B, T, F] complex -> [B, hop * (T - 1)] real, like torch.istft(center=True)."""
+        return self.inverse_padded(spec)[:, self.pad : self.pad + self.length]
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """[B, hop * (T - 1)] real -> [B, T, F] complex, like torch.stft(center=True, pad_mode='constant')."""
+        return self.forward_padded(torch.nn.functional.pad(audio, (self.pad, self.pad)))
 
 
 def griffin_lim(
     magnitude: torch.Tensor, params: MelParams, *, n_iter: int, momentum: float = 0.99, seed: int = 0
 ) -> torch.Tensor:
-    """Fast Griffin-Lim (Perraudin et al. 2013) on magnitude [B, F, T] -> audio [B, slice_samples]."""
-    window = torch.hann_window(params.n_fft, device=magnitude.device, dtype=magnitude.dtype)
-    # x_res * hop - 1 samples give exactly x_res centred frames (teticio's slice); pad one at the end.
-    length = params.slice_samples - 1
-    stft_kwargs = dict(n_fft=params.n_fft, hop_length=params.hop_length, window=window, center=True)
+    """Fast Griffin-Lim (Perraudin et al. 2013, as librosa) on magnitude [B, F, T] -> audio [B, slice_samples]."""
+    magnitude = magnitude.transpose(1, 2).contiguous()  # frames-major: contiguous FFT rows
+    stft = _Stft(params, magnitude.shape[1], device=magnitude.device, dtype=magnitude.dtype)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     # One phase draw shared by every item: an image gives the same audio alone or in any batch.
     phase = torch.rand(magnitude.shape[-2:], generator=generator, dtype=torch.float32) * (2 * torch.pi)
-    phase = phase.expand(magnitude.shape)
-    angles = torch.polar(torch.ones_like(magnitude), phase.to(magnitude.device, magnitude.dtype))
+    angles = torch.polar(torch.ones_like(magnitude), phase.to(magnitude.device, magnitude.dtype).expand(magnitude.shape))
     previous = torch.zeros_like(angles)
     for _ in range(n_iter):
-        audio = torch.istft(magnitude * angles, length=length, **stft_kwargs)
-        rebuilt = torch.stft(audio, return_complex=True, pad_mode="constant", **stft_kwargs)
-        angles = rebuilt - (momentum / (1 + momentum)) * previous
-        angles = angles / (angles.abs() + 1e-16)
+        rebuilt = stft.forward_padded(stft.inverse_padded(magnitude * angles))
+        angles = torch.sgn(rebuilt - (momentum / (1 + momentum)) * previous)
         previous = rebuilt
-    audio = torch.istft(magnitude * angles, length=length, **stft_kwargs)
-    return torch.nn.functional.pad(audio, (0, 1))
+    audio = stft.inverse(magnitude * angles)
+    # The image covers x_res * hop samples; its centred frames end hop before that: pad the tail.
+    return torch.nn.functional.pad(audio, (0, params.slice_samples - audio.shape[-1]))
 
 
 def spectral_convergence(audio: np.ndarray, image: np.ndarray, params: MelParams) -> float:
