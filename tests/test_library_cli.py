@@ -174,11 +174,15 @@ def test_read_only_library_gives_clear_error_and_loses_nothing(tmp_path):
     folders = [root, *(p for p in root.rglob("*") if p.is_dir())]
     for folder in folders:
         os.chmod(folder, 0o555)
+    preexec = _drop_root_file_powers if os.geteuid() == 0 else None
     try:
-        done = run_cli("library", "--root", root, "add", src, preexec_fn=_drop_root_file_powers if os.geteuid() == 0 else None)
+        done = run_cli("library", "--root", root, "add", src, preexec_fn=preexec)
         assert done.returncode == 2
-        assert "read-only" in done.stderr or "no permission" in done.stderr, done.stderr
+        assert "the library folder is read-only" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+        listed = run_cli("library", "--root", root, "list", "--json", preexec_fn=preexec)  # browsing still works
+        assert listed.returncode == 0, listed.stderr
+        assert [r["name"] for r in json.loads(listed.stdout)] == ["safe"]
     finally:
         for folder in folders:
             os.chmod(folder, 0o755)

@@ -185,3 +185,24 @@ def test_export_for_drag_reuses_one_cache_file(lib, tmp_path):
     lib.rename(s.id, "renamed")
     renamed = export_for_drag(lib, s.id, cache_dir=tmp_path / "cache")
     assert [p.name for p in renamed.parent.iterdir()] == ["renamed_93bpm_4bar.wav"]
+
+
+def test_export_onto_a_full_disk_leaves_no_file(lib, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from cratedigger.library import files
+
+    s, _ = _loop(lib)
+    real_write = os.write
+
+    def full_disk(fd, data):
+        if len(data) > 10_000:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(files.os, "write", full_disk)
+    out = tmp_path / "out"
+    with pytest.raises(LibraryError, match="disk is full"):
+        export_sample(lib, s.id, out)
+    assert list(out.iterdir()) == []

@@ -424,3 +424,25 @@ def test_stored_paths_cannot_escape_the_root(lib):
         lib.get(s.id)
     report = lib.check()
     assert report.missing_files == ((s.id, "../../etc/passwd"),)
+
+
+def test_query_ids_and_get_many_page_a_big_view(lib):
+    made = [add_loop(lib, seed=i, bars=1, name=f"n{i}") for i in range(5)]
+    ids = lib.query_ids(limit=None, sort="name", descending=False)
+    assert ids == [s.id for s in made]
+    assert [s.name for s in lib.get_many(reversed(ids[:3]))] == ["n2", "n1", "n0"]
+    assert lib.get_many([ids[0], 999]) == [lib.get(ids[0])]  # unknown ids are left out
+    assert lib.get_many([]) == []
+
+
+def test_engine_library_imports_without_qt_or_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import cratedigger.library, cratedigger.library.export, cratedigger.cli.library; "
+        "bad = [m for m in ('PySide6', 'torch', 'cratedigger.analysis') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -129,6 +129,21 @@ def connect(db_path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connection
     return conn
 
 
+def connect_read_only(db_path: Path) -> sqlite3.Connection:
+    """Open a library in a folder we cannot write to, for browsing only.
+
+    immutable=1 because SQLite cannot create the WAL index (-shm) there; nobody without write
+    access can change the database meanwhile, and a stale WAL only means we see the last checkpoint.
+    """
+    try:
+        conn = sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        raise translate(exc, db_path, "open the library read-only") from exc
+    return conn
+
+
 def translate(exc: sqlite3.Error, db_path: Path, action: str) -> LibraryError:
     """One readable LibraryError for each way SQLite fails."""
     text = str(exc).lower()

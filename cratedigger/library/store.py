@@ -185,6 +185,8 @@ class Library:
     root: the library folder (None: --root/$CRATEDIGGER_LIBRARY/platform default, see `resolve_root`).
     analyzer: `f(audio, sample_rate) -> AnalysisResult` used on import; None disables analysis.
     busy_timeout_s: how long a write waits for another program's lock before failing clearly.
+    A library in a folder we cannot write to opens read-only (`read_only` is True): queries and
+    exports work, every change raises LibraryError.
     """
 
     def __init__(
@@ -203,8 +205,26 @@ class Library:
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
+        self.read_only = False
         self._prepare_root()
-        conn = self._conn()
+        try:
+            conn = self._conn()
+        except LibraryError:
+            # A library on a read-only folder or medium can still be browsed and exported from.
+            if not self.db_path.is_file() or os.access(self.root, os.W_OK):
+                raise
+            self.read_only = True
+            conn = self._conn()
+        if self.read_only:
+            version, latest = db.schema_version(conn), migrations[-1].version
+            if version != latest:
+                self.close()
+                raise LibraryError(
+                    f"{self.root}: the library folder is read-only and its database (schema {version}) "
+                    f"needs schema {latest}; open it once from a writable location"
+                )
+            self.backups = ()
+            return
         try:
             self.backups = tuple(db.migrate(conn, self.db_path, migrations))
         except sqlite3.Error as exc:
@@ -252,7 +272,10 @@ class Library:
             raise LibraryError(f"{self.root}: the library is closed")
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = db.connect(self.db_path, busy_timeout_s=self.busy_timeout_s)
+            if self.read_only:
+                conn = db.connect_read_only(self.db_path)
+            else:
+                conn = db.connect(self.db_path, busy_timeout_s=self.busy_timeout_s)
             self._local.conn = conn
             with self._conns_lock:
                 self._all_conns.append(conn)
@@ -268,6 +291,8 @@ class Library:
                 conn.close()
 
     def _tx(self, action: str):
+        if self.read_only:
+            raise LibraryError(f"{self.root}: cannot {action}: the library folder is read-only (browsing only)")
         return db.transaction(self._conn(), self.db_path, action)
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
