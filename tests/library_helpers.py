@@ -61,7 +61,8 @@ def analysis_for(audio: np.ndarray, *, bpm: float, sample_rate: int) -> FakeAnal
     beat = 60.0 / bpm
     duration = audio.shape[0] / sample_rate
     beats = tuple(float(k * beat) for k in range(int(duration / beat + 1e-9)))
-    return FakeAnalysis(bpm=bpm, beats=beats, downbeats=beats[::4], beat_positions=tuple(i % 4 + 1 for i in range(len(beats))), duration=duration)
+    positions = tuple(i % 4 + 1 for i in range(len(beats)))
+    return FakeAnalysis(bpm=bpm, beats=beats, downbeats=beats[::4], beat_positions=positions, duration=duration)
 
 
 # -- RIFF, from the spec -------------------------------------------------------------------------

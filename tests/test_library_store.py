@@ -446,3 +446,15 @@ def test_engine_library_imports_without_qt_or_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_numpy_values_in_analysis_and_provenance_are_stored_as_numbers(lib):
+    audio = click_loop(bpm=100, bars=1, sample_rate=SR)
+    analysis = FakeAnalysis(bpm=np.float64(100.0), beats=tuple(np.arange(4) * 0.6), beats_per_bar=np.int64(4),
+                            confidence=float("nan"))
+    s = lib.add_audio(audio, SR, name="np", source="generated", analysis=analysis,
+                      provenance={"seed": np.int64(7), "eta": np.float32(0.5), "mask": np.array([1, 2])})
+    assert s.provenance == {"seed": 7, "eta": 0.5, "mask": [1, 2]}
+    assert s.bars == 1 and s.beats_per_bar == 4 and lib.analysis(s.id)["confidence"] is None
+    absurd = lib.add_audio(audio, SR, name="absurd", source="generated", analysis=FakeAnalysis(bpm=5000.0))
+    assert absurd.bpm is None and absurd.bars is None

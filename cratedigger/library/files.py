@@ -234,13 +234,6 @@ def iter_audio_files(root: Path) -> Iterable[Path]:
             yield Path(dirpath, name)
 
 
-def read_stored(path: Path) -> tuple[np.ndarray, int]:
-    """Read a stored file: float32 [n] (mono) or [n, ch], rate Hz."""
-    from cratedigger.audio.io import read_audio
-
-    return read_audio(path)
-
-
 def guard_write(what: str, action: Callable[[], Path]) -> Path:
     """Run a file write, turning OSErrors into one clear LibraryError."""
     try:

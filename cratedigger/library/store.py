@@ -97,8 +97,8 @@ def _analysis_fields(analysis: Any) -> dict[str, Any]:
         return {"bpm": None, "beats": (), "downbeats": (), "beats_per_bar": None, "analysis": None}
     get = analysis.get if isinstance(analysis, Mapping) else (lambda k, d=None: getattr(analysis, k, d))
     bpm = get("bpm")
-    if bpm is not None and (not math.isfinite(float(bpm)) or float(bpm) <= 0):
-        bpm = None
+    if bpm is not None and not (math.isfinite(float(bpm)) and 1.0 <= float(bpm) <= 999.0):
+        bpm = None  # no tempo rather than one no DAW or acid chunk can carry
     if isinstance(analysis, Mapping):
         as_dict = dict(analysis)
     elif hasattr(analysis, "to_dict"):
@@ -123,9 +123,29 @@ def unpack_times(blob: bytes) -> tuple[float, ...]:
     return struct.unpack(f"<{len(blob) // 8}d", blob)
 
 
+def _numpy_to_plain(value: Any) -> Any:
+    # Seeds, tempos and beat times often arrive as numpy scalars or arrays; store them as JSON numbers.
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def _finite_or_none(value: Any) -> Any:
+    """Analysis results may hold NaN (an undefined confidence): stored as null rather than refused."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
 def _dumps(value: Any, what: str) -> str:
     try:
-        return json.dumps(value, allow_nan=False, sort_keys=True, separators=(",", ":"))
+        return json.dumps(value, allow_nan=False, sort_keys=True, separators=(",", ":"), default=_numpy_to_plain)
     except (TypeError, ValueError) as exc:
         raise BadParameterError(f"{what} must be plain JSON data (text, numbers, lists, dicts): {exc}") from exc
 
@@ -154,8 +174,7 @@ def _row_values(
             raise BadParameterError(f"bpm must be 1-999, got {bpm!r}")
         fields["bpm"] = float(bpm)
     bpb = fields["beats_per_bar"]
-    if isinstance(bpb, bool) or not isinstance(bpb, int) or bpb < 1:
-        bpb = None
+    bpb = int(bpb) if isinstance(bpb, (int, np.integer)) and not isinstance(bpb, bool) and 1 <= bpb <= 32 else None
     if bars is not None:
         if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
             raise BadParameterError(f"bars must be a whole number >= 1, got {bars!r}")
@@ -174,7 +193,7 @@ def _row_values(
         "content_hash": files.content_hash(audio, sample_rate), "notes": notes,
     }, {
         "beats": pack_times(fields["beats"]), "downbeats": pack_times(fields["downbeats"]),
-        "analysis": None if fields["analysis"] is None else _dumps(fields["analysis"], "analysis"),
+        "analysis": None if fields["analysis"] is None else _dumps(_finite_or_none(fields["analysis"]), "analysis"),
         "provenance": _dumps(dict(provenance or {}), "provenance"),
     }
 
@@ -524,8 +543,13 @@ class Library:
                 sid = self._insert_row(conn, uid, rel, values, data, tag_list)
                 conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
         except BaseException:
-            files.remove_quietly(target)  # the row never made it: the file must not linger
-            self._clear_pending(rel)
+            # The row never made it, so the file must not linger. Unless an interrupt landed just
+            # after COMMIT: look before deleting, and when the database cannot say, leave the file
+            # and its journal entry for `check --repair`.
+            with contextlib.suppress(LibraryError, sqlite3.Error):
+                if not self._read("SELECT 1 FROM samples WHERE path = ?", (rel,)):
+                    files.remove_quietly(target)
+                    self._clear_pending(rel)
             raise
         return self.get(sid)
 
@@ -756,7 +780,8 @@ class Library:
         if report.missing_files:
             ids = [sid for sid, _ in report.missing_files]
             saved = [
-                {**dict(r), "beats": list(unpack_times(r["beats"] or b"")), "downbeats": list(unpack_times(r["downbeats"] or b""))}
+                {**dict(r), "beats": list(unpack_times(r["beats"] or b"")),
+                 "downbeats": list(unpack_times(r["downbeats"] or b""))}
                 for r in self._read(
                     "SELECT s.*, d.beats, d.downbeats, d.provenance, d.analysis FROM samples s "
                     "LEFT JOIN sample_data d ON d.sample_id = s.id WHERE s.id IN (SELECT value FROM json_each(?))",
