@@ -206,3 +206,26 @@ def test_export_onto_a_full_disk_leaves_no_file(lib, tmp_path, monkeypatch):
     with pytest.raises(LibraryError, match="disk is full"):
         export_sample(lib, s.id, out)
     assert list(out.iterdir()) == []
+
+
+def test_real_recorded_breaks_import_and_export_as_loops(tmp_path):
+    """lmms-common's recorded breaks (OGG, one bar each): imported, recognised as one-bar loops from
+    their length, exported at 48 kHz/24-bit with the tempo the length implies."""
+    from pathlib import Path
+
+    beats_dir = Path("/usr/share/lmms/samples/beats")
+    estimates = {"break01.ogg": 166.0, "jungle01.ogg": 87.0}  # what a tempo tracker might say
+    with Library.open(tmp_path / "lib", analyzer=lambda audio, sr: None) as lib:
+        for name, estimate in estimates.items():
+            lib.analyzer = lambda audio, sr, bpm=estimate: FakeAnalysis(bpm=bpm)
+            s = lib.import_file(beats_dir / name, tags=["lmms"])
+            info = sf.info(str(beats_dir / name))
+            exact = 4 * 60 / info.duration
+            assert (s.bars, s.channels, s.sample_rate) == (1, info.channels, 44100)
+            assert s.bpm == pytest.approx(exact, rel=1e-9)
+            path = export_sample(lib, s.id, tmp_path / "out", rate=48000, bits=24)
+            wav = parse_wav(path)
+            assert wav.acid["tempo"] == pytest.approx(exact, rel=1e-6) and wav.acid["beats"] == 4
+            assert abs(sf.info(str(path)).frames - info.frames * 48000 / 44100) <= 1
+            assert f"_{round(exact)}bpm_1bar.wav" in path.name
+            assert lib.import_file_detailed(beats_dir / name).duplicate

@@ -458,3 +458,12 @@ def test_numpy_values_in_analysis_and_provenance_are_stored_as_numbers(lib):
     assert s.bars == 1 and s.beats_per_bar == 4 and lib.analysis(s.id)["confidence"] is None
     absurd = lib.add_audio(audio, SR, name="absurd", source="generated", analysis=FakeAnalysis(bpm=5000.0))
     assert absurd.bpm is None and absurd.bars is None
+
+
+def test_check_leaves_live_writers_alone_but_not_stale_entries(lib):
+    import time
+
+    with lib._tx("fake journal") as conn:
+        conn.execute("INSERT INTO pending_files VALUES ('audio/aa/live.wav', 'add', ?, ?)", (os.getpid(), time.time()))
+        conn.execute("INSERT INTO pending_files VALUES ('audio/aa/old.wav', 'add', ?, ?)", (os.getpid(), time.time() - 7200))
+    assert lib.check().interrupted == ("audio/aa/old.wav",)  # our own in-flight write is not touched

@@ -39,6 +39,8 @@ from cratedigger.library.naming import clean_name, clean_tags, resolve_root
 log = logging.getLogger(__name__)
 
 LOST_AND_FOUND = "lost+found"
+# No single write takes this long: a journal entry or temp file this old belongs to a dead writer.
+STALE_AFTER_S = 3600.0
 # A file counts as a whole-bar loop when its length is within this fraction of a bar of N bars.
 WHOLE_BAR_TOLERANCE = 0.03
 _KNOWN_ENTRIES = {db.DB_NAME, f"{db.DB_NAME}-wal", f"{db.DB_NAME}-shm", files.AUDIO_DIR, db.BACKUP_DIR, LOST_AND_FOUND}
@@ -71,6 +73,13 @@ def default_analyzer(audio: np.ndarray, sample_rate: int) -> Any:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _like(word: str) -> str:
@@ -734,21 +743,26 @@ class Library:
         to lost+found/ first)."""
         integrity = "; ".join(r[0] for r in self._read("PRAGMA quick_check"))
         rows = self._read("SELECT id, path, frames, sample_rate, channels FROM samples")
-        pending = {r["path"]: r for r in self._read("SELECT path, op, pid FROM pending_files")}
+        pending = {r["path"]: r for r in self._read("SELECT path, op, pid, started FROM pending_files")}
+        now = time.time()
         owned = {r["path"] for r in rows}
 
         missing: list[tuple[int, str]] = []
         for r in rows:
             if not self._file_matches(r):
                 missing.append((int(r["id"]), r["path"]))
-        interrupted = sorted(p for p, r in pending.items() if not files.pid_alive(int(r["pid"])))
+        # A writer is gone when its pid is; an entry older than STALE_AFTER_S is stale even if its pid
+        # was reused (or belongs to another machine sharing the folder).
+        interrupted = sorted(
+            p for p, r in pending.items() if not files.pid_alive(int(r["pid"])) or now - r["started"] > STALE_AFTER_S
+        )
         temps: list[str] = []
         orphans: list[str] = []
         for path in files.iter_audio_files(self.root):
             rel = path.relative_to(self.root).as_posix()
             if files.is_temp_name(path.name):
                 pid = files.temp_owner_pid(path.name)
-                if pid is None or not files.pid_alive(pid):
+                if pid is None or not files.pid_alive(pid) or now - _mtime(path) > STALE_AFTER_S:
                     temps.append(rel)
             elif rel not in owned and rel not in pending:
                 orphans.append(rel)
