@@ -28,12 +28,13 @@ EDGE_SLACK = 0.03  # seconds: grid points this close outside the clip still coun
 class GridParams:
     """Weights of the evidence; defaults were set on the corpus built by benchmarks/corpus."""
 
-    midpoint_weight: float = 0.8  # how much activation half-way between beats counts against a tempo
+    midpoint_weight: float = 0.3  # how much activation half-way between beats counts against a tempo
     third_weight: float = 0.3  # ...and a third of the way (T/3 errors)
-    downbeat_weight: float = 0.5
+    third_ratio: float = 0.7  # thirds weaker than this fraction of the beats are not penalised
+    downbeat_weight: float = 1.0
     prior_centre_bpm: float = 115.0
     prior_octaves: float = 0.6  # std of the log2-tempo prior
-    prior_weight: float = 0.08
+    prior_weight: float = 0.2
     meter_prior: tuple[tuple[int, float], ...] = ((4, 0.04), (3, 0.0), (2, -0.02))
     length_weight: float = 0.06
     length_tolerance: float = 0.015  # fraction of a beat the clip may be off a whole number of bars
@@ -65,10 +66,13 @@ def _beat_scores(act: np.ndarray, period: float, params: GridParams) -> tuple[fl
     on = phases[:, None] + k[None, :] * period  # [phases, beats]
     s_on = _grid_mean(act, on)
     s_half = _grid_mean(act, on + period / 2.0)
-    # thirds catch the T/3 error (its half-way points fall between beats, its thirds on them)
-    s_third = np.maximum(_grid_mean(act, on + period / 3.0), _grid_mean(act, on + 2.0 * period / 3.0))
+    # both thirds active = the T/3 error (its half-way points fall between beats, its thirds on
+    # beats); only the 2/3 point active is just swing, which must not count against T
+    s_third = np.minimum(_grid_mean(act, on + period / 3.0), _grid_mean(act, on + 2.0 * period / 3.0))
+    # ...but thirds clearly weaker than the beats are a compound meter's subdivision (6/8, 12/8)
+    s_third = np.maximum(0.0, s_third - params.third_ratio * s_on)
     score = s_on - params.midpoint_weight * s_half - params.third_weight * s_third
-    best = int(np.argmax(score))
+    best = int(np.argmax(s_on + 0.25 * score))  # phase: mostly where the grid sits on activation
     return float(score[best]), float(phases[best])
 
 

@@ -1,0 +1,1 @@
+"""Scripts that build the analysis evaluation corpus (audio is generated, never committed)."""
