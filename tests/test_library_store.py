@@ -467,3 +467,28 @@ def test_check_leaves_live_writers_alone_but_not_stale_entries(lib):
         conn.execute("INSERT INTO pending_files VALUES ('audio/aa/live.wav', 'add', ?, ?)", (os.getpid(), time.time()))
         conn.execute("INSERT INTO pending_files VALUES ('audio/aa/old.wav', 'add', ?, ?)", (os.getpid(), time.time() - 7200))
     assert lib.check().interrupted == ("audio/aa/old.wav",)  # our own in-flight write is not touched
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_named_temp_fallback_never_clobbers(tmp_path, monkeypatch, hard_links):
+    """Without O_TMPFILE (macOS, Windows, FAT sticks) files go through a named temp file; without
+    hard links too (FAT), a look-then-rename. Either way: complete files, no overwrite, no leftovers."""
+    import errno
+
+    from cratedigger.library import files
+
+    monkeypatch.setattr(files, "_supports_tmpfile", lambda: False)
+    if not hard_links:
+        def no_links(src, dst, **kwargs):
+            raise OSError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(files.os, "link", no_links)
+    target = tmp_path / "a.wav"
+    files.write_new_file(target, b"first")
+    with pytest.raises(FileExistsError):
+        files.write_new_file(target, b"second")
+    files.write_new_file(target, b"third", overwrite=True)
+    assert target.read_bytes() == b"third"
+    got = files.write_unique(tmp_path, iter(["a.wav", "b.wav"]), b"fourth")
+    assert got.name == "b.wav" and got.read_bytes() == b"fourth"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav"]

@@ -171,11 +171,28 @@ def _write_via_named_temp(path: Path, payload: bytes, *, overwrite: bool) -> Non
         if overwrite:
             os.replace(tmp, path)
         else:
-            os.link(tmp, path)  # atomic "create if absent"; the temp name is removed below
-            os.unlink(tmp)
+            _rename_if_absent(tmp, path)
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+def _rename_if_absent(tmp: str, path: Path) -> None:
+    """Give the complete temp file its real name, or raise FileExistsError when that name is taken."""
+    try:
+        os.link(tmp, path)  # atomic "create if absent"
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        # FAT/exFAT sticks and some network shares have no hard links: look, then rename
+        # (a tiny race with another writer, which such filesystems give no way to avoid).
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS):
+            raise
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, "file exists", str(path)) from exc
+        os.rename(tmp, path)
+        return
+    remove_quietly(tmp)  # the complete file now has its real name; drop the temporary one
 
 
 def write_unique(folder: Path, names: Iterable[str], payload: bytes) -> Path:
