@@ -152,7 +152,7 @@ def test_export_of_a_longer_sample_slices_whole_bars(lib, tmp_path, monkeypatch)
     import cratedigger.analysis as analysis_module
 
     audio = click_loop(bpm=100.0, bars=3, sample_rate=SR)[: int(SR * 6.5)]  # 2.7 bars: not a loop
-    s = lib.add_audio(audio, SR, name="raw", source="imported", analysis=FakeAnalysis(bpm=100.0))
+    s = lib.add_audio(audio, SR, name="raw", source="imported")  # stored without analysis: analysed afresh
     assert s.bars is None
     calls = {}
 
@@ -174,6 +174,8 @@ def test_export_of_a_longer_sample_slices_whole_bars(lib, tmp_path, monkeypatch)
     assert path.name == "raw_100bpm_2bar.wav"
     assert sf.info(path).frames == int(round(2 * 4 * 60 / 100 * SR))
     assert parse_wav(path).acid["beats"] == 8
+    with pytest.raises(BadParameterError, match="bars must be"):
+        export_sample(lib, s.id, tmp_path, bars=0)
 
 
 def test_export_for_drag_reuses_one_cache_file(lib, tmp_path):

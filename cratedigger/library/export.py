@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,20 +75,17 @@ def write_loop_wav(
 def loop_audio(library: Library, sample: SampleRef, *, bars: int = 4) -> LoopAudio:
     """The sample's audio cut to whole bars: as stored when it already is a whole-bar loop,
     otherwise sliced (`bars` bars, fewer when the sample is shorter) with the engine's slicer."""
+    if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
+        raise BadParameterError(f"bars must be a whole number >= 1, got {bars!r}")
     s = sample if isinstance(sample, Sample) else library.get(sample)
     audio, sample_rate = library.read_audio(s)
     if s.bars and s.bpm:
         return LoopAudio(audio, sample_rate, float(s.bpm), int(s.bars), int(s.beats_per_bar or 4))
     try:
-        from cratedigger.analysis import analyze
         from cratedigger.slicing import slice_loop
     except ImportError as exc:
         raise LibraryError(f"sample {s.id} ({s.name}) is not a whole-bar loop and the slicer is unavailable ({exc})") from exc
-
-    try:
-        analysis = analyze(audio, sample_rate=sample_rate)
-    except AnalysisError as exc:
-        raise LibraryError(f"sample {s.id} ({s.name}): cannot find its beat to cut whole bars ({exc})") from exc
+    analysis = _analysis_of(library, s, audio, sample_rate)
     if analysis.bpm is None:
         raise LibraryError(f"sample {s.id} ({s.name}): no tempo found, so it cannot be cut to whole bars")
     want = bars
@@ -100,6 +98,25 @@ def loop_audio(library: Library, sample: SampleRef, *, bars: int = 4) -> LoopAud
                 raise LibraryError(f"sample {s.id} ({s.name}): too short or unsteady to cut a whole bar ({exc})") from exc
             want //= 2
     return LoopAudio(loop.audio, loop.sample_rate, float(loop.bpm), int(loop.bars), max(1, loop.beats // loop.bars))
+
+
+def _analysis_of(library: Library, s: Sample, audio: np.ndarray, sample_rate: int) -> Any:
+    """The analysis stored at import when it can be rebuilt (saves seconds), else a fresh one."""
+    try:
+        import cratedigger.analysis as analysis_module
+    except ImportError as exc:
+        raise LibraryError(f"sample {s.id} ({s.name}): the tempo analysis is unavailable ({exc})") from exc
+    stored = library.analysis(s.id)
+    result_type = getattr(analysis_module, "AnalysisResult", None)
+    if stored and stored.get("bpm") and stored.get("beats") and hasattr(result_type, "from_dict"):
+        return result_type.from_dict(stored)
+    analyze = getattr(analysis_module, "analyze", None)
+    if analyze is None:
+        raise LibraryError(f"sample {s.id} ({s.name}) is not a whole-bar loop and the tempo analysis is unavailable")
+    try:
+        return analyze(audio, sample_rate=sample_rate)
+    except AnalysisError as exc:
+        raise LibraryError(f"sample {s.id} ({s.name}): cannot find its beat to cut whole bars ({exc})") from exc
 
 
 def resample(audio: np.ndarray, *, sample_rate: int, rate: int | None) -> tuple[np.ndarray, int]:
