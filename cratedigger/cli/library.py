@@ -113,7 +113,7 @@ def register(subparsers) -> None:
     ap = action("purge", "delete trashed samples for good (all of the trash without IDs)", _purge)
     ap.add_argument("ids", nargs="*", type=_sample_id, metavar="ID")
 
-    ap = action("check", "find rows without files and files without rows", _check)
+    ap = action("check", "find rows without files and files without rows (exit status 1 when any)", _check)
     ap.add_argument("--repair", action="store_true", help="fix what was found (nothing is deleted that holds audio)")
 
 
