@@ -119,7 +119,9 @@ def connect(db_path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connection
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise LibraryError(f"{db_path}: cannot switch the database to WAL mode (got {mode!r})")
-        conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL: a crash loses no committed row
+        # FULL: a commit is on disk before we touch files after it (purge unlinks only once the row is
+        # durably gone), so even a power cut cannot leave a row whose file was deleted.
+        conn.execute("PRAGMA synchronous = FULL")
     except sqlite3.Error as exc:
         conn.close()
         raise translate(exc, db_path, "open") from exc
