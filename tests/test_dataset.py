@@ -13,10 +13,10 @@ import soundfile as sf
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # before `datasets` is imported: no hub, local folders only
 
-from cratedigger.errors import AudioFileError, BadParameterError
-from cratedigger.mel import MelParams, audio_to_images
-from cratedigger.training.dataset import build_dataset, load_image_dataset, load_mono, read_dataset_mel
-from tiny_models import TINY_MEL
+from cratedigger.errors import AudioFileError, BadParameterError  # noqa: E402
+from cratedigger.mel import MelParams, audio_to_images  # noqa: E402
+from cratedigger.training.dataset import build_dataset, load_image_dataset, load_mono, read_dataset_mel  # noqa: E402
+from tiny_models import TINY_MEL  # noqa: E402
 
 GM_ROCK_KIT = Path("/usr/share/hydrogen/data/drumkits/GMRockKit")
 LMMS_BEATS = Path("/usr/share/lmms/samples/beats")

@@ -118,6 +118,9 @@ def train(
         batch_size=config.batch_size,
         shuffle=True,
         num_workers=config.dataloader_workers,
+        # Its own generator: a new iterator (as on resume) must not draw from the global RNG that
+        # makes the noise, or a resumed run would diverge from an uninterrupted one.
+        generator=torch.Generator().manual_seed(config.seed),
     )
     unet = parts.unet.requires_grad_(True).train()
     optimizer = torch.optim.AdamW(

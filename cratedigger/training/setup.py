@@ -176,14 +176,19 @@ def save_spec(parts: ModelParts, run_dir: Path) -> None:
     staging = spec.with_name(SPEC + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    (staging / "unet_config.json").write_text(json.dumps(dict(parts.unet.config), indent=2, default=list) + "\n")
-    (staging / "scheduler_config.json").write_text(json.dumps(dict(parts.scheduler.config), indent=2, default=list) + "\n")
+    (staging / "unet_config.json").write_text(json.dumps(_plain(parts.unet.config), indent=2) + "\n")
+    (staging / "scheduler_config.json").write_text(json.dumps(_plain(parts.scheduler.config), indent=2) + "\n")
     (staging / "mel_config.json").write_text(json.dumps(parts.mel.to_dict(), indent=2) + "\n")
     (staging / "source.json").write_text(json.dumps(parts.source, indent=2) + "\n")
     if parts.vqvae is not None:
         parts.vqvae.save_pretrained(staging / "vqvae")
     shutil.rmtree(spec, ignore_errors=True)
     staging.rename(spec)
+
+
+def _plain(config) -> dict:
+    """A diffusers config as JSON-ready data (tuples -> lists; local paths like _name_or_path dropped)."""
+    return json.loads(json.dumps({k: v for k, v in dict(config).items() if not k.startswith("_name_or_path")}, default=list))
 
 
 def load_spec(run_dir: Path) -> ModelParts:
