@@ -128,7 +128,7 @@ def generate(
     (raising CancelledError; batches already handed to on_batch stay delivered).
     """
     request = request.resolved(model)
-    sampler = _BatchSampler(model, request, on_step=on_step, cancel=cancel)
+    sampler = BatchSampler(model, request, on_step=on_step, cancel=cancel)
     return sampler.run(lambda seeds, generators: _noise(model, generators), on_batch=on_batch)
 
 
@@ -138,7 +138,7 @@ def _noise(model: LoadedModel, generators: Sequence[torch.Generator]) -> torch.T
     return torch.stack([torch.randn(shape, generator=g, dtype=torch.float32) for g in generators]).to(model.device)
 
 
-class _BatchSampler:
+class BatchSampler:
     """Runs a request batch by batch, keeping one step counter across batches for progress."""
 
     def __init__(self, model, request, *, on_step, cancel, start_step=0, extra_params=None):
@@ -151,7 +151,7 @@ class _BatchSampler:
         self.steps_per_batch = request.steps - start_step
         self.done = 0
 
-    def run(self, make_start, *, on_batch, source_for=None, keep_columns: int = 0) -> list[Candidate]:
+    def run(self, make_start, *, on_batch=None, source_for=None, keep_columns: int = 0) -> list[Candidate]:
         """make_start(seeds, generators) -> initial noise; source_for(indices) -> model-space source."""
         seeds = list(self.request.seeds)
         batch = self.request.batch_size or default_batch_size(self.model, len(seeds))
@@ -196,6 +196,7 @@ class _BatchSampler:
                 generators=generators,
                 start_step=self.start_step,
                 source=source,
+                start_from_source=source is not None and keep_columns == 0,
                 keep_columns=keep_columns,
                 on_step=self._step,
                 cancel=self.cancel,
@@ -260,13 +261,15 @@ def denoise(
     generators: Sequence[torch.Generator],
     start_step: int = 0,
     source: torch.Tensor | None = None,
+    start_from_source: bool = False,
     keep_columns: int = 0,
     on_step: StepCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> torch.Tensor:
     """The denoising loop on model space [B, C, H, W] (pixels in [-1, 1], or scaled latents).
 
-    start_step > 0: start from `source` noised to that step (generation from audio).
+    start_from_source: start from `source` noised to the first remaining step, timesteps[start_step]
+    (generation from audio: every item depends on the source, even at full strength).
     keep_columns > 0: the first columns of `source`, noised to each step, overwrite the sample after
     every step (outpainting), and are exactly the source at the end.
     """
@@ -275,12 +278,12 @@ def denoise(
     timesteps = sched.timesteps[start_step:]
     if len(timesteps) == 0:
         raise BadParameterError(f"start_step {start_step} leaves no steps of {steps}")
-    if (start_step > 0 or keep_columns > 0) and source is None:
-        raise BadParameterError("start_step and keep_columns need a source")
+    if (start_from_source or keep_columns > 0) and source is None:
+        raise BadParameterError("start_from_source and keep_columns need a source")
     sample = noise.to(model.device, torch.float32)
     if source is not None:
-        source = source.to(model.device, torch.float32)
-    if start_step > 0:
+        source = source.to(model.device, torch.float32).expand_as(sample)
+    if start_from_source:
         sample = sched.add_noise(source, sample, timesteps[:1])
     else:
         sample = sample * sched.init_noise_sigma

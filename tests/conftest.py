@@ -40,3 +40,27 @@ def tiny_latent_model(tiny_latent_model_dir):
     from cratedigger.model import load_model
 
     return load_model(tiny_latent_model_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def wide_model_dir(tmp_path_factory) -> Path:
+    """A tiny model with a 2.97 s slice, so bars at break tempos fit (extension)."""
+    from tiny_models import WIDE_MEL
+
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-wide", mel_config=WIDE_MEL)
+
+
+@pytest.fixture(scope="session")
+def wide_model(wide_model_dir):
+    from cratedigger.model import load_model
+
+    return load_model(wide_model_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def wide_latent_model(tmp_path_factory):
+    from cratedigger.model import load_model
+    from tiny_models import WIDE_MEL
+
+    folder = build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-wide-latent", latent=True, mel_config=WIDE_MEL)
+    return load_model(folder, device="cpu")

@@ -48,16 +48,23 @@ def tiny_vae(seed=1):
     )
 
 
-def build_tiny_model(folder: Path, *, latent: bool = False, safe_serialization: bool = False) -> Path:
+# A wider slice (2.97 s) so that bars at break tempos fit: for extension tests.
+WIDE_MEL = dict(TINY_MEL, x_res=256)
+
+
+def build_tiny_model(
+    folder: Path, *, latent: bool = False, safe_serialization: bool = False, mel_config: dict | None = None
+) -> Path:
     """Save a random tiny model in the layout of teticio's repos; returns the folder."""
     from diffusers import AudioDiffusionPipeline, DDPMScheduler, Mel
 
-    mel = Mel(**TINY_MEL)
+    config = mel_config or TINY_MEL
+    mel = Mel(**config)
     vae = tiny_vae() if latent else None
     if latent:
-        unet = tiny_unet(sample_size=(TINY_MEL["y_res"] // 2, TINY_MEL["x_res"] // 2))
+        unet = tiny_unet(sample_size=(config["y_res"] // 2, config["x_res"] // 2))
     else:
-        unet = tiny_unet(sample_size=(TINY_MEL["y_res"], TINY_MEL["x_res"]))
+        unet = tiny_unet(sample_size=(config["y_res"], config["x_res"]))
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -30,9 +30,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from cratedigger.audio.io import write_audio_atomic, write_bytes_atomic
     from cratedigger.generate import GenerationRequest, generate
     from cratedigger.model import load_model
 
@@ -47,25 +44,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise BadParameterError(f"--out {args.out} is a file, not a folder")
     model = load_model(args.model, device=args.device, offline=True if args.offline else None)
-    show = sys.stderr.isatty()
-    bar = tqdm(total=None, unit="step", disable=not show, desc="generating")
+    bar, on_step = progress_bar("generating")
 
-    def on_step(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    written = []
+    written: list[Path] = []
 
     def on_batch(candidates) -> None:
-        for candidate in candidates:
-            stem = f"break_{candidate.index:03d}_seed{candidate.seed}"
-            wav = write_audio_atomic(
-                args.out / f"{stem}.wav", candidate.audio, sample_rate=candidate.sample_rate, bits=16
-            )
-            sidecar = {**candidate.params, "file": wav.name, "duration": candidate.duration}
-            write_bytes_atomic(args.out / f"{stem}.json", (json.dumps(sidecar, indent=2) + "\n").encode())
-            written.append(wav)
+        written.extend(write_candidates(args.out, candidates, prefix="break"))
 
     try:
         generate(model, request, on_batch=on_batch, on_step=on_step)
@@ -74,3 +58,31 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     return 0
+
+
+def progress_bar(label: str):
+    """A tqdm bar on a terminal (silent otherwise) and the on_step(done, total) callback that drives it."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, unit="step", disable=not sys.stderr.isatty(), desc=label)
+
+    def on_step(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, on_step
+
+
+def write_candidates(out: Path, candidates, *, prefix: str) -> list[Path]:
+    """One 16-bit WAV (peak-normalised audio as generated) and one JSON sidecar per candidate."""
+    from cratedigger.audio.io import write_audio_atomic, write_bytes_atomic
+
+    paths = []
+    for candidate in candidates:
+        stem = f"{prefix}_{candidate.index:03d}_seed{candidate.seed}"
+        wav = write_audio_atomic(out / f"{stem}.wav", candidate.audio, sample_rate=candidate.sample_rate, bits=16)
+        sidecar = {**candidate.params, "file": wav.name, "duration": candidate.duration}
+        write_bytes_atomic(out / f"{stem}.json", (json.dumps(sidecar, indent=2) + "\n").encode())
+        paths.append(wav)
+    return paths
