@@ -1,0 +1,461 @@
+"""The work the app sends to its pools: plain functions `fn(ctx, ...)` over the engine, no widgets.
+
+Each returns values (Entries, paths, arrays) for the GUI thread. Heavy imports (torch, the analysis
+backends) happen here, on pool threads, never while the window is being drawn.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from cratedigger.errors import AnalysisError, BadParameterError, LibraryError
+from cratedigger_ui.entries import OVERVIEW_BINS, Entry, entry_from_sample
+from cratedigger_ui.workers import JobContext
+
+log = logging.getLogger(__name__)
+
+SLICE_BARS = (4, 2, 1)  # longest whole-bar loop that fits wins
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+class ModelCache:
+    """The loaded model, reused while the model and device stay the same. Touched only by the
+    generation pool's single thread."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] | None = None
+        self._model = None
+
+    def get(self, ref: str, device: str):
+        from cratedigger.model import load_model
+
+        key = (ref, device)
+        if self._key != key:
+            self._model = None  # free the old weights before loading new ones
+            self._model = load_model(ref, device=None if device == "auto" else device)
+            self._key = key
+        return self._model
+
+
+def describe_model(model: Any) -> dict[str, Any]:
+    return {"ref": str(model.ref), "device": str(model.device), "sample_rate": model.mel.sample_rate}
+
+
+@dataclass(frozen=True)
+class GenerateArgs:
+    ref: str
+    device: str
+    count: int
+    steps: int | None
+    scheduler: str
+    seed: int | None  # None: random seeds; else seeds seed, seed+1, ...
+
+
+def generate_job(ctx: JobContext, cache: ModelCache, args: GenerateArgs) -> int:
+    """Generate, streaming each finished batch as a partial ("batch", candidates). Returns the count."""
+    from cratedigger.generate import MAX_SEED, GenerationRequest, generate
+
+    seeds = None
+    if args.seed is not None:
+        seeds = tuple((args.seed + i) % (MAX_SEED + 1) for i in range(args.count))
+    request = GenerationRequest(count=args.count, steps=args.steps, scheduler=args.scheduler, seeds=seeds)
+    model = cache.get(args.ref, args.device)
+    ctx.check()
+    ctx.partial(("model", describe_model(model)))
+    result = generate(
+        model, request, on_batch=lambda batch: ctx.partial(("batch", list(batch))), on_step=ctx.progress, cancel=ctx.cancel
+    )
+    return len(result)
+
+
+@dataclass(frozen=True)
+class ExtendArgs:
+    ref: str
+    device: str
+    audio: np.ndarray
+    sample_rate: int
+    bpm: float
+    bars_to_add: int
+    beats_per_bar: int
+    steps: int | None
+    scheduler: str
+
+
+def extend_job(ctx: JobContext, cache: ModelCache, args: ExtendArgs) -> Any:
+    """Outpaint the loop by whole bars (cratedigger.extend). Returns its ExtendResult."""
+    from cratedigger.extend import extend_loop
+
+    model = cache.get(args.ref, args.device)
+    ctx.partial(("model", describe_model(model)))
+    return extend_loop(
+        model, args.audio, sample_rate=args.sample_rate, bpm=args.bpm, bars_to_add=args.bars_to_add,
+        beats_per_bar=args.beats_per_bar, steps=args.steps, scheduler=args.scheduler,
+        on_step=ctx.progress, cancel=ctx.cancel,
+    )
+
+
+@dataclass(frozen=True)
+class VariationArgs:
+    ref: str
+    device: str
+    audio: np.ndarray
+    sample_rate: int
+    count: int
+    strength: float
+    steps: int | None
+    scheduler: str
+
+
+def variations_job(ctx: JobContext, cache: ModelCache, args: VariationArgs) -> int:
+    """Variations of a loop (cratedigger.variations), streamed batch by batch like generation."""
+    from cratedigger.variations import make_variations
+
+    model = cache.get(args.ref, args.device)
+    ctx.partial(("model", describe_model(model)))
+    result = make_variations(
+        model, args.audio, sample_rate=args.sample_rate, count=args.count, strength=args.strength,
+        steps=args.steps, scheduler=args.scheduler,
+        on_batch=lambda batch: ctx.partial(("batch", list(batch))), on_step=ctx.progress, cancel=ctx.cancel,
+    )
+    return len(result)
+
+
+# -- analysis and slicing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sliced:
+    audio: np.ndarray
+    bpm: float | None
+    bars: int | None
+    beats_per_bar: int
+    beats: tuple[float, ...]
+    downbeats: tuple[float, ...]
+    analysis: Any
+    note: str = ""
+
+
+def analyse_and_slice(audio: np.ndarray, sample_rate: int) -> Sliced:
+    """Find the beat and cut the longest whole-bar loop (4, 2 or 1 bars). Audio that cannot be
+    analysed or sliced is returned whole (with its tempo when one was found) and a note saying why."""
+    try:
+        from cratedigger.analysis import analyze
+    except ImportError as exc:
+        return Sliced(audio, None, None, 4, (), (), None, f"beat analysis unavailable ({exc})")
+    try:
+        analysis = analyze(audio, sample_rate=sample_rate)
+    except (AnalysisError, BadParameterError) as exc:
+        return Sliced(audio, None, None, 4, (), (), None, f"no beat found ({exc})")
+    bpb = int(getattr(analysis, "beats_per_bar", None) or 4)
+    whole = Sliced(audio, analysis.bpm and float(analysis.bpm), None, bpb, tuple(analysis.beats), tuple(analysis.downbeats), analysis)
+    if not analysis.bpm:
+        return replace(whole, note="no tempo found")
+    try:
+        from cratedigger.slicing import slice_loop
+    except ImportError as exc:
+        return replace(whole, note=f"slicing unavailable ({exc})")
+    last: Exception | None = None
+    for bars in SLICE_BARS:
+        try:
+            loop = slice_loop(audio, sample_rate=sample_rate, analysis=analysis, bars=bars)
+        except (AnalysisError, BadParameterError) as exc:
+            last = exc
+            continue
+        n_beats = loop.beats if isinstance(loop.beats, (int, np.integer)) else len(loop.beats)
+        beats = tuple(float(t) for t in np.arange(int(n_beats)) * 60.0 / loop.bpm)
+        return Sliced(loop.audio, float(loop.bpm), int(loop.bars), bpb, beats, beats[::bpb], analysis)
+    return replace(whole, note=f"not even one whole bar fits ({last})")
+
+
+def overview_of(audio: np.ndarray) -> np.ndarray:
+    from cratedigger.audio.dsp import peak_overview
+
+    return peak_overview(audio, n_bins=OVERVIEW_BINS)
+
+
+def write_drag_wav(entry: Entry, audio: np.ndarray, folder: Path) -> Path | None:
+    """A DAW-ready WAV (whole bars, BPM in the name, acid/smpl chunks) for dragging a fresh loop out."""
+    if not (entry.bpm and entry.bars):
+        return None
+    from cratedigger.library import write_loop_wav
+    from cratedigger.library.naming import candidate_names
+
+    name = next(iter(candidate_names(entry.name, bpm=entry.bpm, bars=entry.bars)))
+    target = folder / entry.key.replace(":", "-") / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return write_loop_wav(
+        target, audio, sample_rate=entry.sample_rate, bpm=entry.bpm, beats=entry.bars * entry.beats_per_bar,
+        beats_per_bar=entry.beats_per_bar,
+    )
+
+
+def prepare_fresh_job(
+    ctx: JobContext, candidates: Sequence[Any], first_number: int, drag_dir: Path, model_info: dict, parent_id: int | None, kind: str
+) -> list[Entry]:
+    """Analyse and slice a batch of candidates into Fresh tray entries (with a drag-ready WAV each)."""
+    out = []
+    for i, cand in enumerate(candidates):
+        ctx.check()
+        sliced = analyse_and_slice(cand.audio, cand.sample_rate)
+        number = first_number + i
+        params = dict(getattr(cand, "params", {}) or {})
+        provenance = {"model": model_info.get("ref"), "device": model_info.get("device"), "seed": cand.seed, **params}
+        if kind != "generated":
+            provenance["made_by"] = kind
+        if sliced.note:
+            provenance["analysis_note"] = sliced.note
+        entry = Entry(
+            key=f"fresh:{number}",
+            name=f"{kind_prefix(kind)}{number:02d} seed {cand.seed}",
+            sample_rate=cand.sample_rate,
+            duration=sliced.audio.shape[0] / cand.sample_rate,
+            bpm=sliced.bpm,
+            bars=sliced.bars,
+            beats_per_bar=sliced.beats_per_bar,
+            beats=sliced.beats,
+            downbeats=sliced.downbeats,
+            parent_id=parent_id,
+            source="generated",
+            provenance={k: v for k, v in provenance.items() if v is not None},
+            overview=overview_of(sliced.audio),
+            audio=np.ascontiguousarray(sliced.audio, dtype=np.float32),
+        )
+        try:
+            entry = entry.with_(drag_path=write_drag_wav(entry, entry.audio, drag_dir))
+        except Exception as exc:  # noqa: BLE001 - no drag file is no reason to lose the candidate
+            log.warning("could not prepare a drag file for %s: %s", entry.name, exc)
+        out.append(entry)
+    return out
+
+
+def kind_prefix(kind: str) -> str:
+    return {"generated": "break ", "variation": "variation ", "extended": "extended "}.get(kind, "")
+
+
+def prepare_extended_job(ctx: JobContext, result: Any, number: int, drag_dir: Path, model_info: dict, parent: Entry) -> list[Entry]:
+    """An ExtendResult as one Fresh entry: whole bars at the source tempo, no re-analysis needed."""
+    audio = np.asarray(result.audio, dtype=np.float32)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1, dtype=np.float32)
+    bpm = float(result.bpm)
+    bpb = parent.beats_per_bar
+    bar = bpb * 60.0 / bpm
+    bars = max(1, int(round(audio.shape[0] / result.sample_rate / bar)))
+    beats = tuple(float(t) for t in np.arange(bars * bpb) * 60.0 / bpm)
+    entry = Entry(
+        key=f"fresh:{number}", name=f"{parent.name} +{result.bars_added} bars", sample_rate=result.sample_rate,
+        duration=audio.shape[0] / result.sample_rate, bpm=bpm, bars=bars, beats_per_bar=bpb, beats=beats,
+        downbeats=beats[::bpb], parent_id=parent.sample_id, source="generated",
+        provenance={"model": model_info.get("ref"), "made_by": "extended", "parent_name": parent.name,
+                    "seeds": list(result.seeds), **dict(result.params or {})},
+        overview=overview_of(audio), audio=audio,
+    )
+    try:
+        entry = entry.with_(drag_path=write_drag_wav(entry, audio, drag_dir))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not prepare a drag file for %s: %s", entry.name, exc)
+    return [entry]
+
+
+def spectrogram_job(ctx: JobContext, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mel spectrogram for the detail view: uint8 [n_mels, columns], row 0 the lowest band."""
+    return display_spectrogram(audio, sample_rate)
+
+
+def display_spectrogram(audio: np.ndarray, sample_rate: int, *, n_mels: int = 96, hop: int = 256) -> np.ndarray:
+    from cratedigger.mel import MelParams, audio_to_images
+
+    params = MelParams(x_res=256, y_res=n_mels, sample_rate=int(sample_rate), n_fft=1024, hop_length=hop, top_db=80)
+    images = audio_to_images(np.asarray(audio, dtype=np.float32), params)
+    columns = int(np.ceil(audio.shape[0] / hop))
+    return np.concatenate(list(images), axis=1)[:, :columns]
+
+
+# -- the library ---------------------------------------------------------------------------------
+
+
+class LibraryHandle:
+    """Opens the Library lazily on the library pool's thread (opening touches the disk and may
+    migrate). Overviews are cached per sample id."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self._library = None
+        self._lock = threading.Lock()  # the analysis pool may ask for a read too
+        self._overviews: dict[int, np.ndarray] = {}
+
+    @property
+    def library(self):
+        with self._lock:
+            if self._library is None:
+                from cratedigger.library import Library
+
+                self._library = Library.open(self.root)
+                log.info("library open at %s", self._library.root)
+            return self._library
+
+    def close(self) -> None:
+        with self._lock:
+            if self._library is not None:
+                self._library.close()
+                self._library = None
+
+    def overview(self, sample: Any) -> np.ndarray | None:
+        if sample.id not in self._overviews:
+            try:
+                audio, _ = self.library.read_audio(sample)
+            except LibraryError as exc:
+                log.warning("thumbnail of %s: %s", sample.name, exc)
+                return None
+            self._overviews[sample.id] = overview_of(audio)
+        return self._overviews[sample.id]
+
+    def entry(self, sample: Any) -> Entry:
+        return entry_from_sample(sample, self.overview(sample))
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    entries: list[Entry]
+    total: int
+    tags: tuple[str, ...]
+
+
+def query_job(ctx: JobContext, handle: LibraryHandle, query: Any) -> QueryResult:
+    lib = handle.library
+    samples = lib.query(query)
+    entries = []
+    for s in samples:
+        ctx.check()
+        entries.append(handle.entry(s))
+    return QueryResult(entries, lib.count(query), lib.all_tags())
+
+
+@dataclass(frozen=True)
+class Detail:
+    key: str
+    audio: np.ndarray  # float32 [n] mono
+    sample_rate: int
+    spectrogram: np.ndarray
+
+
+def load_detail_job(ctx: JobContext, handle: LibraryHandle, entry: Entry) -> Detail:
+    """A library sample's audio (mono) and spectrogram, for audition and the detail view."""
+    from cratedigger.audio.dsp import to_mono
+
+    audio, rate = handle.library.read_audio(entry.sample_id)
+    mono = np.ascontiguousarray(to_mono(audio), dtype=np.float32)
+    ctx.check()
+    return Detail(entry.key, mono, rate, display_spectrogram(mono, rate))
+
+
+def keep_job(ctx: JobContext, handle: LibraryHandle, entry: Entry) -> Entry:
+    """Store a fresh loop in the library, with its provenance and lineage."""
+    lib = handle.library
+    sample = lib.add_audio(
+        entry.audio, entry.sample_rate, name=entry.name, source=entry.source, provenance=entry.provenance,
+        analysis={"bpm": entry.bpm, "beats": entry.beats, "downbeats": entry.downbeats, "beats_per_bar": entry.beats_per_bar}
+        if entry.bpm else None,
+        bpm=entry.bpm, bars=entry.bars, tags=entry.tags, parent_id=entry.parent_id,
+    )
+    if entry.rating:
+        sample = lib.rate(sample.id, entry.rating)
+    if entry.favourite:
+        sample = lib.set_favourite(sample.id, True)
+    return handle.entry(sample)
+
+
+def edit_job(ctx: JobContext, handle: LibraryHandle, sample_id: int, op: str, value: Any) -> Entry:
+    """One curation edit: tag, untag, rate, favourite, rename, trash, restore."""
+    lib = handle.library
+    actions = {
+        "tag": lambda: lib.tag(sample_id, value),
+        "untag": lambda: lib.untag(sample_id, value),
+        "rate": lambda: lib.rate(sample_id, value),
+        "favourite": lambda: lib.set_favourite(sample_id, value),
+        "rename": lambda: lib.rename(sample_id, value),
+        "trash": lambda: lib.trash(sample_id),
+        "restore": lambda: lib.restore(sample_id),
+    }
+    return handle.entry(actions[op]())
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    entries: list[Entry]
+    errors: list[str]
+
+
+def import_job(ctx: JobContext, handle: LibraryHandle, paths: Sequence[Path]) -> ImportOutcome:
+    from cratedigger.errors import CrateDiggerError
+
+    entries, errors = [], []
+    for i, path in enumerate(paths):
+        ctx.check()
+        try:
+            entries.append(handle.entry(handle.library.import_file(path)))
+        except CrateDiggerError as exc:
+            errors.append(f"{Path(path).name}: {exc}")
+        ctx.progress(i + 1, len(paths))
+    return ImportOutcome(entries, errors)
+
+
+def export_job(ctx: JobContext, handle: LibraryHandle, sample_ids: Sequence[int], folder: Path) -> list[Path]:
+    from cratedigger.library import export_sample
+
+    out = []
+    for i, sid in enumerate(sample_ids):
+        ctx.check()
+        out.append(export_sample(handle.library, sid, folder))
+        ctx.progress(i + 1, len(sample_ids))
+    return out
+
+
+def drag_file_job(ctx: JobContext, handle: LibraryHandle, sample_id: int, cache_dir: Path) -> tuple[int, Path]:
+    from cratedigger.library import export_for_drag
+
+    return sample_id, export_for_drag(handle.library, sample_id, cache_dir=cache_dir)
+
+
+def export_selection_job(
+    ctx: JobContext, handle: LibraryHandle, sample_ids: Sequence[int], fresh_files: Sequence[Path], folder: Path
+) -> list[Path]:
+    """Export library samples (whole bars, acid/smpl) and copy fresh loops' ready WAVs into folder."""
+    import shutil
+
+    from cratedigger.library import export_sample
+    from cratedigger.library.files import describe_os_error
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LibraryError(f"cannot create export folder {folder}: {describe_os_error(exc)}") from exc
+    out: list[Path] = []
+    total = len(sample_ids) + len(fresh_files)
+    for sid in sample_ids:
+        ctx.check()
+        out.append(export_sample(handle.library, sid, folder))
+        ctx.progress(len(out), total)
+    for src in fresh_files:
+        ctx.check()
+        target = folder / Path(src).name
+        n = 2
+        while target.exists():
+            target = folder / f"{Path(src).stem}-{n}{Path(src).suffix}"
+            n += 1
+        try:
+            shutil.copyfile(src, target)
+        except OSError as exc:
+            raise LibraryError(f"cannot write {target}: {describe_os_error(exc)}") from exc
+        out.append(target)
+        ctx.progress(len(out), total)
+    return out

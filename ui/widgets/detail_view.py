@@ -1,0 +1,181 @@
+"""The detail view: waveform with beat/downbeat grid, playhead and a bar-snapping loop region, and
+the mel spectrogram under it on the same time axis. Plot items are made once and updated in place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from cratedigger_ui.entries import Entry
+
+WAVE_PEN = pg.mkPen("#f0a830", width=1)
+BEAT_PEN = pg.mkPen((200, 200, 200, 60), width=1)
+DOWNBEAT_PEN = pg.mkPen((240, 168, 48, 170), width=2)
+PLAYHEAD_PEN = pg.mkPen("#ffffff", width=2)
+
+
+def snap(value: float, grid: np.ndarray) -> float:
+    """The grid point nearest to value (grid sorted, non-empty)."""
+    i = int(np.clip(np.searchsorted(grid, value), 1, len(grid) - 1)) if len(grid) > 1 else 0
+    if len(grid) == 1:
+        return float(grid[0])
+    return float(grid[i - 1] if abs(value - grid[i - 1]) <= abs(grid[i] - value) else grid[i])
+
+
+class DetailView(QWidget):
+    """Shows one Entry. `region_changed(start_s, end_s)` fires after the loop region snaps to bars."""
+
+    region_changed = Signal(float, float)
+    seek_requested = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entry: Entry | None = None
+        self._bars = np.zeros(0)
+        self._duration = 0.0
+        self._snapping = False
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground("#111214")
+        self.canvas.ci.setSpacing(2)
+        self.wave_plot = self.canvas.addPlot(row=0, col=0)
+        self.spec_plot = self.canvas.addPlot(row=1, col=0)
+        self.canvas.ci.layout.setRowStretchFactor(0, 3)
+        self.canvas.ci.layout.setRowStretchFactor(1, 2)
+        for plot in (self.wave_plot, self.spec_plot):
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.setMouseEnabled(x=True, y=False)
+            plot.getAxis("left").setWidth(44)
+        self.spec_plot.setXLink(self.wave_plot)
+        self.wave_plot.hideAxis("bottom")
+        self.wave_plot.setYRange(-1.05, 1.05, padding=0)
+        self.wave_plot.getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
+        self.spec_plot.setLabel("bottom", "seconds")
+        self.spec_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.spec_plot.setLabel("left", "mel")
+
+        self.wave = pg.PlotDataItem(pen=WAVE_PEN)
+        self.wave.setDownsampling(auto=True, method="peak")
+        self.wave.setClipToView(True)
+        self.beat_lines = pg.PlotDataItem(pen=BEAT_PEN, connect="pairs")
+        self.downbeat_lines = pg.PlotDataItem(pen=DOWNBEAT_PEN, connect="pairs")
+        self.region = pg.LinearRegionItem(values=(0, 1), brush=(240, 168, 48, 40), hoverBrush=(240, 168, 48, 70))
+        self.region.setZValue(-5)
+        self.playhead = pg.InfiniteLine(pos=0, angle=90, pen=PLAYHEAD_PEN, movable=False)
+        self.spec_playhead = pg.InfiniteLine(pos=0, angle=90, pen=PLAYHEAD_PEN, movable=False)
+        for item in (self.region, self.beat_lines, self.downbeat_lines, self.wave, self.playhead):
+            self.wave_plot.addItem(item)
+        self.spec_image = pg.ImageItem(axisOrder="row-major")
+        self.spec_image.setColorMap(pg.colormap.get("inferno"))
+        self.spec_image.setLevels((0, 255))
+        self.spec_plot.addItem(self.spec_image)
+        self.spec_plot.addItem(self.spec_playhead)
+        self.playhead.hide()
+        self.spec_playhead.hide()
+        self.region.hide()
+        self.region.sigRegionChangeFinished.connect(self._snap_region)
+        self.wave_plot.scene().sigMouseClicked.connect(self._clicked)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+
+    # -- showing -------------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        self.entry = None
+        self.wave.setData([], [])
+        self.beat_lines.setData([], [])
+        self.downbeat_lines.setData([], [])
+        self.spec_image.clear()
+        self.region.hide()
+        self.set_playhead(None)
+
+    def show_entry(self, entry: Entry) -> None:
+        """Grid and region from the entry at once; audio and spectrogram follow via set_audio."""
+        self.entry = entry
+        self._duration = entry.duration
+        bars = list(entry.bar_times())
+        if bars and bars[-1] < entry.duration - 1e-3 and entry.bar_seconds():
+            bars.append(min(entry.duration, bars[-1] + entry.bar_seconds()))
+        if not bars or bars[0] > 1e-3:
+            bars.insert(0, 0.0)
+        if bars[-1] < entry.duration - 1e-3 and not entry.bpm:
+            bars.append(entry.duration)
+        self._bars = np.asarray(bars, dtype=np.float64)
+        self.beat_lines.setData(*_vertical_pairs(entry.beats))
+        self.downbeat_lines.setData(*_vertical_pairs(entry.downbeats or tuple(self._bars[:-1]) if entry.bpm else ()))
+        if entry.audio is not None:
+            self.set_audio(entry.audio, entry.sample_rate)
+        else:
+            self.wave.setData([], [])
+        self.spec_image.clear()
+        self.wave_plot.setXRange(0, max(entry.duration, 0.01), padding=0.01)
+        self.set_region(0.0, float(self._bars[-1]) if len(self._bars) > 1 else entry.duration)
+        self.region.show()
+        self.set_playhead(None)
+
+    def set_audio(self, audio: np.ndarray, sample_rate: int) -> None:
+        t = np.arange(audio.shape[0], dtype=np.float64) / sample_rate
+        self.wave.setData(t, audio)
+
+    def set_spectrogram(self, image: np.ndarray) -> None:
+        self.spec_image.setImage(image, autoLevels=False, levels=(0, 255))
+        self.spec_image.setRect(0.0, 0.0, self._duration, float(image.shape[0]))
+        self.spec_plot.setYRange(0, image.shape[0], padding=0)
+
+    def set_playhead(self, seconds: float | None) -> None:
+        for line in (self.playhead, self.spec_playhead):
+            if seconds is None:
+                line.hide()
+            else:
+                line.setValue(seconds)
+                line.show()
+
+    # -- the loop region -----------------------------------------------------------------------
+
+    def loop_region(self) -> tuple[float, float]:
+        start, end = self.region.getRegion()
+        return float(start), float(end)
+
+    def set_region(self, start: float, end: float) -> None:
+        self.region.setRegion((start, end))
+        self._snap_region()
+
+    def _snap_region(self) -> None:
+        if self._snapping or self.entry is None:
+            return
+        start, end = self.region.getRegion()
+        start = min(max(0.0, start), self._duration)
+        end = min(max(0.0, end), self._duration)
+        grid = self._bars
+        if len(grid) >= 2:
+            start, end = snap(start, grid), snap(end, grid)
+            if end <= start:  # at least one bar: grow towards the end, or back from it
+                i = int(np.searchsorted(grid, start))
+                start, end = (grid[i], grid[i + 1]) if i + 1 < len(grid) else (grid[-2], grid[-1])
+        elif end - start < 0.05:
+            start, end = 0.0, self._duration
+        self._snapping = True
+        try:
+            self.region.setRegion((start, end))
+        finally:
+            self._snapping = False
+        self.region_changed.emit(float(start), float(end))
+
+    def _clicked(self, event) -> None:
+        if self.entry is None or event.double():
+            return
+        pos = self.wave_plot.vb.mapSceneToView(event.scenePos())
+        if self.wave_plot.sceneBoundingRect().contains(event.scenePos()) or self.spec_plot.sceneBoundingRect().contains(event.scenePos()):
+            self.seek_requested.emit(float(np.clip(pos.x(), 0.0, self._duration)))
+
+
+def _vertical_pairs(times) -> tuple[np.ndarray, np.ndarray]:
+    times = np.asarray(tuple(times), dtype=np.float64)
+    if times.size == 0:
+        return np.zeros(0), np.zeros(0)
+    return np.repeat(times, 2), np.tile([-1.05, 1.05], times.size)

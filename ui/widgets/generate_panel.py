@@ -1,0 +1,206 @@
+"""The generate panel: model (hub id, recent, or a folder), count, steps, scheduler, seed, device;
+Generate / Cancel with progress; and Extend / Variations of the selected loop."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cratedigger_ui.tasks import GenerateArgs
+from cratedigger_ui.theme import icon
+
+DEFAULT_MODEL = "teticio/audio-diffusion-breaks-256"
+SCHEDULERS = ("ddim", "dpm++", "ddpm")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_RECENT = 8
+
+
+class GeneratePanel(QWidget):
+    generate_requested = Signal(object)  # GenerateArgs
+    cancel_requested = Signal()
+    extend_requested = Signal(int)  # bars to add
+    variations_requested = Signal(int, float)  # count, strength
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_box = QComboBox()
+        self.model_box.setEditable(True)
+        self.model_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.model_box.addItem(DEFAULT_MODEL)
+        self.model_box.setToolTip("A Hugging Face model id (used offline once cached) or a model folder")
+        self.folder_button = QToolButton()
+        self.folder_button.setIcon(icon("folder"))
+        self.folder_button.setToolTip("Choose a model folder…")
+        self.folder_button.clicked.connect(self._choose_folder)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_box, 1)
+        model_row.addWidget(self.folder_button)
+
+        self.device_box = QComboBox()
+        self.device_box.addItems(DEVICES)
+        self.count_spin = QSpinBox()
+        self.count_spin.setRange(1, 64)
+        self.count_spin.setValue(8)
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setRange(1, 1000)
+        self.steps_spin.setValue(50)
+        self.scheduler_box = QComboBox()
+        self.scheduler_box.addItems(SCHEDULERS)
+        self.random_seed = QCheckBox("random")
+        self.random_seed.setChecked(True)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setEnabled(False)
+        self.random_seed.toggled.connect(lambda on: self.seed_spin.setEnabled(not on))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed_spin, 1)
+        seed_row.addWidget(self.random_seed)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Model", model_row)
+        form.addRow("Device", self.device_box)
+        form.addRow("Candidates", self.count_spin)
+        form.addRow("Steps", self.steps_spin)
+        form.addRow("Scheduler", self.scheduler_box)
+        form.addRow("Seed", seed_row)
+
+        self.generate_button = QPushButton(icon("generate"), "Generate")
+        self.generate_button.setObjectName("primary")
+        self.generate_button.setToolTip("Generate candidates (Ctrl+G)")
+        self.generate_button.clicked.connect(self._request)
+        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop the running job (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 2)
+        buttons.addWidget(self.cancel_button, 1)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.status = QLabel("Model loads on the first Generate")
+        self.status.setObjectName("muted")
+        self.status.setWordWrap(True)
+
+        gen_box = QGroupBox("Generate")
+        gen_layout = QVBoxLayout(gen_box)
+        gen_layout.addLayout(form)
+        gen_layout.addLayout(buttons)
+        gen_layout.addWidget(self.progress)
+        gen_layout.addWidget(self.status)
+
+        self.extend_bars = QSpinBox()
+        self.extend_bars.setRange(1, 16)
+        self.extend_bars.setValue(2)
+        self.extend_bars.setSuffix(" bars")
+        self.extend_button = QPushButton(icon("extend"), "Extend…")
+        self.extend_button.setToolTip("Continue the selected loop by whole bars (outpainting)")
+        self.extend_button.clicked.connect(lambda: self.extend_requested.emit(self.extend_bars.value()))
+        self.variation_count = QSpinBox()
+        self.variation_count.setRange(1, 32)
+        self.variation_count.setValue(4)
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.05, 1.0)
+        self.strength.setSingleStep(0.05)
+        self.strength.setValue(0.5)
+        self.strength.setToolTip("How far from the source: 0.05 barely changes it, 1.0 keeps only its outline")
+        self.variations_button = QPushButton(icon("variations"), "Variations…")
+        self.variations_button.setToolTip("Make variations of the selected loop")
+        self.variations_button.clicked.connect(
+            lambda: self.variations_requested.emit(self.variation_count.value(), self.strength.value())
+        )
+        from_box = QGroupBox("From the selected loop")
+        from_form = QFormLayout(from_box)
+        ext_row = QHBoxLayout()
+        ext_row.addWidget(self.extend_bars)
+        ext_row.addWidget(self.extend_button, 1)
+        var_row = QHBoxLayout()
+        var_row.addWidget(self.variation_count)
+        var_row.addWidget(self.strength)
+        var_row.addWidget(self.variations_button, 1)
+        from_form.addRow("Extend by", ext_row)
+        from_form.addRow("Variations", var_row)
+        self.from_box = from_box
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(gen_box)
+        layout.addWidget(from_box)
+
+    # -- values --------------------------------------------------------------------------------
+
+    def model_ref(self) -> str:
+        return self.model_box.currentText().strip()
+
+    def args(self) -> GenerateArgs:
+        return GenerateArgs(
+            ref=self.model_ref(),
+            device=self.device_box.currentText(),
+            count=self.count_spin.value(),
+            steps=self.steps_spin.value(),
+            scheduler=self.scheduler_box.currentText(),
+            seed=None if self.random_seed.isChecked() else self.seed_spin.value(),
+        )
+
+    def _request(self) -> None:
+        if not self.model_ref():
+            self.status.setText("Choose a model first: a hub id or a model folder")
+            return
+        self.remember_model(self.model_ref())
+        self.generate_requested.emit(self.args())
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        if folder:
+            self.remember_model(folder)
+
+    def remember_model(self, ref: str) -> None:
+        """Put ref at the top of the recent list and select it."""
+        items = [self.model_box.itemText(i) for i in range(self.model_box.count())]
+        items = [ref] + [i for i in items if i != ref]
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        self.model_box.addItems(items[:MAX_RECENT])
+        self.model_box.setCurrentIndex(0)
+        self.model_box.blockSignals(False)
+
+    def recent_models(self) -> list[str]:
+        return [self.model_box.itemText(i) for i in range(self.model_box.count())]
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        self.generate_button.setEnabled(not busy)
+        self.extend_button.setEnabled(not busy)
+        self.variations_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        if busy:
+            self.progress.setRange(0, 0)  # busy indicator until the first step reports
+            self.progress.setFormat(text or "loading model…")
+        else:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat(text or "idle")
+
+    def set_progress(self, done: int, total: int, text: str) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.progress.setFormat(text)
+        self.progress.setAlignment(Qt.AlignmentFlag.AlignCenter)
