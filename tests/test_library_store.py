@@ -187,6 +187,12 @@ def test_query_filters_sort_and_paging(lib):
     assert lib.count(tags=["amen"]) == 2 and lib.count(limit=1) == 4
     assert lib.query(SampleQuery(tags=("dusty",), sort="id", descending=False))[0] == lib.get(a.id)
     assert lib.tag_counts() == {"amen": 2, "dusty": 2, "fast": 1}
+    u = lib.rename(d.id, "Überbreak")
+    assert ids(text="überBREAK") == [u.id] and ids(text="no tempo") == []  # Unicode case, renames followed
+    lib.untag(a.id, ["dusty"])
+    assert ids(text="dusty") == [b.id]  # untagging updates the search too
+    lib.set_notes(b.id, "")
+    assert ids(text="lyn") == []
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,8 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
             rating        INTEGER NOT NULL DEFAULT 0 CHECK (rating BETWEEN 0 AND 5),
             favourite     INTEGER NOT NULL DEFAULT 0 CHECK (favourite IN (0, 1)),
             notes         TEXT    NOT NULL DEFAULT '',
-            trashed_at    TEXT
+            trashed_at    TEXT,
+            search        TEXT    NOT NULL DEFAULT ''   -- casefolded name, notes and tags, for text search
         );
         -- The bulky per-sample data lives apart so that filtering and sorting scan small rows.
         CREATE TABLE sample_data (

@@ -413,12 +413,9 @@ class Library:
     def _where(self, q: SampleQuery) -> tuple[str, list[Any]]:
         clauses = ["s.trashed_at IS NOT NULL" if q.trashed else "s.trashed_at IS NULL"]
         params: list[Any] = []
-        for word in (q.text or "").split():
-            clauses.append(
-                "(s.name LIKE ? ESCAPE '\\' OR s.notes LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM sample_tags st "
-                "JOIN tags t ON t.id = st.tag_id WHERE st.sample_id = s.id AND t.name LIKE ? ESCAPE '\\'))"
-            )
-            params += [_like(word)] * 3
+        for word in (q.text or "").casefold().split():
+            clauses.append("s.search LIKE ? ESCAPE '\\'")
+            params.append(_like(word))
         if q.tags:
             marks = ", ".join("?" * len(q.tags))
             having = f" GROUP BY st.sample_id HAVING COUNT(*) = {len(q.tags)}" if q.tag_mode == "all" else ""
@@ -575,11 +572,12 @@ class Library:
             (uid, rel, _now(), *values.values()),
         )
         sid = int(cur.lastrowid)
+        Library._insert_tags(conn, sid, tags)
+        Library._refresh_search(conn, sid)
         conn.execute(
             f"INSERT INTO sample_data (sample_id, {', '.join(data)}) VALUES (?, {', '.join('?' * len(data))})",
             (sid, *data.values()),
         )
-        Library._insert_tags(conn, sid, tags)
         return sid
 
     def _clear_pending(self, rel: str) -> None:
@@ -636,11 +634,13 @@ class Library:
 
     # -- editing -----------------------------------------------------------------------------
 
-    def _update(self, sample: SampleRef, action: str, sql: str, params: Sequence[Any]) -> Sample:
+    def _update(self, sample: SampleRef, action: str, sql: str, params: Sequence[Any], *, search: bool = False) -> Sample:
         sid = self._id(sample)
         with self._tx(action) as conn:
             if conn.execute(sql + " WHERE id = ?", (*params, sid)).rowcount == 0:
                 raise LibraryError(f"no sample with id {sid} in {self.root}")
+            if search:
+                self._refresh_search(conn, sid)
         return self.get(sid)
 
     def tag(self, sample: SampleRef, tags: Iterable[str]) -> Sample:
@@ -649,6 +649,7 @@ class Library:
         with self._tx("tag the sample") as conn:
             self._require(conn, sid)
             self._insert_tags(conn, sid, tag_list)
+            self._refresh_search(conn, sid)
         return self.get(sid)
 
     def untag(self, sample: SampleRef, tags: Iterable[str]) -> Sample:
@@ -661,6 +662,7 @@ class Library:
                 [(sid, t) for t in tag_list],
             )
             conn.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM sample_tags)")
+            self._refresh_search(conn, sid)
         return self.get(sid)
 
     def rate(self, sample: SampleRef, rating: int) -> Sample:
@@ -674,12 +676,12 @@ class Library:
 
     def rename(self, sample: SampleRef, name: str) -> Sample:
         """Change the display name; the stored file keeps its stable name (export names come from this)."""
-        return self._update(sample, "rename the sample", "UPDATE samples SET name = ?", (clean_name(name),))
+        return self._update(sample, "rename the sample", "UPDATE samples SET name = ?", (clean_name(name),), search=True)
 
     def set_notes(self, sample: SampleRef, notes: str) -> Sample:
         if not isinstance(notes, str):
             raise BadParameterError(f"notes must be text, got {type(notes).__name__}")
-        return self._update(sample, "save the notes", "UPDATE samples SET notes = ?", (notes,))
+        return self._update(sample, "save the notes", "UPDATE samples SET notes = ?", (notes,), search=True)
 
     def trash(self, sample: SampleRef) -> Sample:
         """Move to the trash: hidden from queries, file kept, `restore` brings it back."""
@@ -724,6 +726,16 @@ class Library:
     def _require(conn: sqlite3.Connection, sid: int) -> None:
         if not conn.execute("SELECT 1 FROM samples WHERE id = ?", (sid,)).fetchone():
             raise LibraryError(f"no sample with id {sid}")
+
+    @staticmethod
+    def _refresh_search(conn: sqlite3.Connection, sid: int) -> None:
+        """Rebuild the one column text search scans: casefolded here, because SQLite's LIKE only
+        folds ASCII ("Über" must find "über")."""
+        name, notes = conn.execute("SELECT name, notes FROM samples WHERE id = ?", (sid,)).fetchone()
+        tags = [r[0] for r in conn.execute(
+            "SELECT t.name FROM sample_tags st JOIN tags t ON t.id = st.tag_id WHERE st.sample_id = ?", (sid,))]
+        text = "\n".join([name, notes, *tags]).casefold()
+        conn.execute("UPDATE samples SET search = ? WHERE id = ?", (text, sid))
 
     @staticmethod
     def _insert_tags(conn: sqlite3.Connection, sid: int, tags: Sequence[str]) -> None:
