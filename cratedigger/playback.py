@@ -201,11 +201,11 @@ class Player:
         """Switch to `clip` (with a short crossfade from whatever plays now)."""
         if clip.sample_rate != self.sample_rate:
             raise BadParameterError(f"clip is at {clip.sample_rate} Hz but the stream runs at {self.sample_rate} Hz")
+        self.open()  # first: a device that will not open must leave nothing queued as "playing"
         if from_start:
             clip.position = clip.region[0]
             clip.finished = False
         self._handover(clip)
-        self.open()
 
     def stop(self) -> None:
         """Fade out whatever plays (the stream stays open for the next play)."""

@@ -64,3 +64,58 @@ def wide_latent_model(tmp_path_factory):
 
     folder = build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-wide-latent", latent=True, mel_config=WIDE_MEL)
     return load_model(folder, device="cpu")
+
+
+# -- the desktop app (tests/test_ui*.py) ---------------------------------------------------------
+
+
+class SilentStream:
+    """Stands in for sounddevice.OutputStream in app tests: tests pull audio through the player's
+    real callback themselves, so nothing depends on a sound card."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Build MainWindows on their own library folder, settings file and drag cache (all in tmp_path).
+
+    make_window(player_factory=None, settings_name="settings.ini") -> MainWindow, shown.
+    """
+    from cratedigger.playback import Player
+    from cratedigger_ui.app import configure_pyqtgraph
+    from cratedigger_ui.main_window import MainWindow
+    from cratedigger_ui.settings import AppSettings, make_settings
+    from cratedigger_ui.theme import apply_theme
+    from PySide6.QtWidgets import QApplication
+
+    configure_pyqtgraph()
+    apply_theme(QApplication.instance())
+    windows = []
+
+    def make(*, player_factory=None, settings_name="settings.ini", library_root=None):
+        window = MainWindow(
+            settings=AppSettings(make_settings(str(tmp_path / settings_name))),
+            library_root=library_root or tmp_path / "library",
+            player_factory=player_factory or (lambda: Player(stream_factory=SilentStream)),
+            drag_cache=tmp_path / "drag",
+        )
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()  # cancels and drains the pools even when a test failed half-way

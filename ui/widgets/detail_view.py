@@ -106,7 +106,10 @@ class DetailView(QWidget):
         if bars[-1] < entry.duration - 1e-3 and not entry.bpm:
             bars.append(entry.duration)
         self._bars = np.asarray(bars, dtype=np.float64)
-        self.beat_lines.setData(*_vertical_pairs(entry.beats))
+        beats = entry.beats
+        if not beats and entry.bpm:  # a loop stored with its tempo only: the grid follows from it
+            beats = tuple(np.arange(0.0, entry.duration - 1e-6, 60.0 / entry.bpm))
+        self.beat_lines.setData(*_vertical_pairs(beats))
         self.downbeat_lines.setData(*_vertical_pairs(entry.downbeats or tuple(self._bars[:-1]) if entry.bpm else ()))
         if entry.audio is not None:
             self.set_audio(entry.audio, entry.sample_rate)
