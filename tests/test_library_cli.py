@@ -57,7 +57,7 @@ def test_add_list_tag_rate_export_check(capsys, stocked, tmp_path):
 
     code, out, _ = cli(capsys, "library", "--root", stocked, "list", "--tag", "dusty", "--bpm", "80-100", "--json")
     assert sorted(r["bpm"] for r in json.loads(out)) == [84.0, 96.0]
-    code, out, _ = cli(capsys, "library", "--root", stocked, "list", "--bpm", "150-", "--json")
+    code, out, _ = cli(capsys, "library", "--root", stocked, "list", "--bpm", "150-", "--source", "sliced", "--json")
     assert [r["id"] for r in json.loads(out)] == [3]
     code, out, _ = cli(capsys, "library", "list", "--root", stocked, "--tag", "dusty", "--tag", "fast", "--any")
     assert code == 0 and len(out.strip().splitlines()) == 3 and "slow one" in out  # --root after the action too
