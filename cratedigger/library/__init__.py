@@ -7,6 +7,13 @@
         hits = lib.query(tags=["dusty"], bpm_min=80, bpm_max=100, sort="rating")
         export_sample(lib, s.id, "~/Desktop", rate=44100, bits=24)
 
+A big view can page with `lib.query_ids(query)` (every id, cheap) and `lib.get_many(ids)` as rows
+come into sight; `export_for_drag(lib, id)` prepares the file a drag-and-drop carries.
+
+Threads: each thread gets its own SQLite connection; writes from any thread queue on SQLite's write
+lock. Every sample file is written completely before its row exists; `lib.check(repair=True)` finishes
+whatever a killed process left half done.
+
 Modules: `db` (schema, migrations, transactions), `store` (Library), `models` (Sample, SampleQuery,
 CheckReport), `files` (crash-safe writes), `export` (whole-bar WAVs), `riff` (acid/smpl chunks),
 `naming` (roots, tags, export file names).
