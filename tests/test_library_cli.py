@@ -110,6 +110,7 @@ def test_check_reports_then_repairs(capsys, stocked):
         (["export", "1", "--to", "{tmp}/o", "--rate", "96000"], "export rate must be"),
         (["export", "1", "--to", "{tmp}/o", "--bits", "8"], "--bits must be 16 or 24"),
         (["add", "{tmp}/nothing.wav"], "no such file"),
+        (["add", "{tmp}"], "is a folder"),
         (["list", "--sort", "loudness"], "sort must be one of"),
         (["purge", "1"], "not in the trash"),
     ],
@@ -193,3 +194,13 @@ def test_read_only_library_gives_clear_error_and_loses_nothing(tmp_path):
         assert s.name == "safe" and lib.check().ok
         audio, _ = lib.read_audio(s)
         np.testing.assert_array_equal(audio, click_loop(bpm=90, bars=1, sample_rate=SR))
+
+
+def test_add_keeps_going_past_a_bad_file(capsys, stocked, tmp_path):
+    good = tmp_path / "good.wav"
+    sf.write(good, click_loop(bpm=100, bars=1, sample_rate=SR, seed=42), SR)
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    code, out, err = cli(capsys, "library", "--root", stocked, "add", bad, good)
+    assert code == 2 and "bad.wav: not a readable audio file" in err
+    assert out.startswith("added 4: good")

@@ -19,6 +19,7 @@ from pathlib import Path
 from cratedigger.errors import BadParameterError
 
 EXIT_CHECK_FAILED = 1
+EXIT_SOME_FAILED = 2  # same as the CLI's error exit: something the user asked for did not happen
 
 
 def _bpm_range(text: str) -> tuple[float | None, float | None]:
@@ -124,13 +125,21 @@ def _open(args: argparse.Namespace):
 
 
 def _add(args: argparse.Namespace) -> int:
+    from cratedigger.errors import AudioFileError
+
+    failed = 0
     with _open(args) as lib:
         for path in args.files:
-            result = lib.import_file_detailed(path, tags=args.tags)
+            try:
+                result = lib.import_file_detailed(path, tags=args.tags)
+            except AudioFileError as exc:  # one bad file does not stop the rest of the batch
+                print(f"cratedigger: error: {exc}", file=sys.stderr)
+                failed += 1
+                continue
             s = result.sample
             note = "already in the library as" if result.duplicate else "added"
             print(f"{note} {s.id}: {s.name}  {_bpm_text(s.bpm)}  {s.bars or '-'} bars  [{', '.join(s.tags)}]")
-    return 0
+    return EXIT_SOME_FAILED if failed else 0
 
 
 def _list(args: argparse.Namespace) -> int:
