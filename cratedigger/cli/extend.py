@@ -54,15 +54,15 @@ def run_extend(args: argparse.Namespace) -> int:
 
     audio, rate = read_audio(args.file)
     bpm, beats_per_bar = args.bpm, args.beats_per_bar
-    if bpm is None or beats_per_bar is None:
+    if bpm is None:  # a given tempo is trusted as it is, with 4/4 unless told otherwise
         from cratedigger.analysis import analyze
 
         analysis = analyze(audio, sample_rate=rate)
-        if bpm is None:
-            if analysis.bpm is None:
-                raise AnalysisError(f"{args.file}: no tempo found; pass --bpm")
-            bpm = analysis.bpm
-        beats_per_bar = beats_per_bar or analysis.beats_per_bar or 4
+        if analysis.bpm is None:
+            raise AnalysisError(f"{args.file}: no tempo found; pass --bpm")
+        bpm = analysis.bpm
+        beats_per_bar = beats_per_bar or analysis.beats_per_bar
+    beats_per_bar = beats_per_bar or 4
     if args.out.suffix.lower() != ".wav":
         raise BadParameterError(f"--out must be a .wav file, got {args.out}")
     model = load_model(args.model, device=args.device)
