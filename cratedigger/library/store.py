@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import sqlite3
 import struct
 import threading
@@ -39,8 +38,6 @@ from cratedigger.library.naming import clean_name, clean_tags, resolve_root
 log = logging.getLogger(__name__)
 
 LOST_AND_FOUND = "lost+found"
-# No single write takes this long: a journal entry or temp file this old belongs to a dead writer.
-STALE_AFTER_S = 3600.0
 # A file counts as a whole-bar loop when its length is within this fraction of a bar of N bars.
 WHOLE_BAR_TOLERANCE = 0.03
 _KNOWN_ENTRIES = {db.DB_NAME, f"{db.DB_NAME}-wal", f"{db.DB_NAME}-shm", files.AUDIO_DIR, db.BACKUP_DIR, LOST_AND_FOUND}
@@ -73,13 +70,6 @@ def default_analyzer(audio: np.ndarray, sample_rate: int) -> Any:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _like(word: str) -> str:
@@ -752,104 +742,10 @@ class Library:
         """Compare rows and files. repair=True re-adds readable orphan files as samples, moves
         unreadable ones to lost+found/, finishes interrupted adds/purges, deletes dead temp files and
         removes rows whose file is gone or damaged (their metadata, and any damaged file, are saved
-        to lost+found/ first)."""
-        integrity = "; ".join(r[0] for r in self._read("PRAGMA quick_check"))
-        rows = self._read("SELECT id, path, frames, sample_rate, channels FROM samples")
-        pending = {r["path"]: r for r in self._read("SELECT path, op, pid, started FROM pending_files")}
-        now = time.time()
-        owned = {r["path"] for r in rows}
+        to lost+found/ first). See `cratedigger.library.integrity`."""
+        from cratedigger.library.integrity import check_library
 
-        missing: list[tuple[int, str]] = []
-        for r in rows:
-            if not self._file_matches(r):
-                missing.append((int(r["id"]), r["path"]))
-        # A writer is gone when its pid is; an entry older than STALE_AFTER_S is stale even if its pid
-        # was reused (or belongs to another machine sharing the folder).
-        interrupted = sorted(
-            p for p, r in pending.items() if not files.pid_alive(int(r["pid"])) or now - r["started"] > STALE_AFTER_S
-        )
-        temps: list[str] = []
-        orphans: list[str] = []
-        for path in files.iter_audio_files(self.root):
-            rel = path.relative_to(self.root).as_posix()
-            if files.is_temp_name(path.name):
-                pid = files.temp_owner_pid(path.name)
-                if pid is None or not files.pid_alive(pid) or now - _mtime(path) > STALE_AFTER_S:
-                    temps.append(rel)
-            elif rel not in owned and rel not in pending:
-                orphans.append(rel)
-        report = CheckReport(tuple(missing), tuple(sorted(orphans)), tuple(interrupted), tuple(sorted(temps)), integrity)
-        if not repair:
-            return report
-        return self._repair(report, pending)
-
-    def _file_matches(self, row: sqlite3.Row) -> bool:
-        import soundfile as sf
-
-        try:
-            path = files.resolve_rel(self.root, row["path"])
-            info = sf.info(str(path))
-        except (LibraryError, RuntimeError, OSError, ValueError):
-            return False
-        return info.frames == row["frames"] and info.samplerate == row["sample_rate"] and info.channels == row["channels"]
-
-    def _repair(self, report: CheckReport, pending: Mapping[str, sqlite3.Row]) -> CheckReport:
-        for rel in report.temp_files:
-            files.remove_quietly(self.root / rel)
-        for rel in report.interrupted:
-            # An add that died before its row, or a purge that died after deleting its row:
-            # either way no sample owns this file any more.
-            files.remove_quietly(files.resolve_rel(self.root, rel))
-            with self._tx("finish an interrupted write") as conn:
-                conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
-        removed: list[int] = []
-        if report.missing_files:
-            ids = [sid for sid, _ in report.missing_files]
-            saved = [
-                {**dict(r), "beats": list(unpack_times(r["beats"] or b"")),
-                 "downbeats": list(unpack_times(r["downbeats"] or b""))}
-                for r in self._read(
-                    "SELECT s.*, d.beats, d.downbeats, d.provenance, d.analysis FROM samples s "
-                    "LEFT JOIN sample_data d ON d.sample_id = s.id WHERE s.id IN (SELECT value FROM json_each(?))",
-                    (json.dumps(ids),),
-                )
-            ]
-            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-            files.guard_write(
-                "the removed rows' metadata",
-                lambda: files.write_new_file(
-                    self.root / LOST_AND_FOUND / f"rows-without-files-{stamp}-{os.getpid()}.json",
-                    json.dumps(saved, indent=2).encode(),
-                    overwrite=True,
-                ),
-            )
-            with self._tx("remove rows whose files are gone") as conn:
-                conn.executemany("DELETE FROM samples WHERE id = ?", [(sid,) for sid in ids])
-                conn.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM sample_tags)")
-            removed = ids
-        adopted: list[int] = []
-        moved: list[str] = []
-        for _sid, rel in report.missing_files:
-            # A damaged file (wrong length) is kept for salvage, out of the library's way.
-            with contextlib.suppress(LibraryError):
-                if files.resolve_rel(self.root, rel).is_file():
-                    self._to_lost_and_found(rel)
-                    moved.append(rel)
-        for rel in report.orphan_files:
-            path = self.root / rel
-            try:
-                files.check_rel(rel)  # a name no row may hold (e.g. with ':') goes to lost+found too
-                audio, sample_rate = read_audio(path)
-            except (AudioFileError, LibraryError):
-                self._to_lost_and_found(rel)
-                moved.append(rel)
-                continue
-            adopted.append(self._adopt(rel, audio, sample_rate))
-        after = self.check()
-        return CheckReport(
-            after.missing_files, after.orphan_files, after.interrupted, after.temp_files, after.integrity,
-            repaired=True, adopted=tuple(adopted), moved_to_lost_found=tuple(moved), removed_rows=tuple(removed),
-        )
+        return check_library(self, repair=repair)
 
     def _adopt(self, rel: str, audio: np.ndarray, sample_rate: int) -> int:
         """Give a complete file that no row owns a row of its own, where it lies (nothing is copied,
@@ -860,11 +756,3 @@ class Library:
         )
         with self._tx("re-add an orphan file") as conn:
             return self._insert_row(conn, files.new_uid(), rel, values, data, ())
-
-    def _to_lost_and_found(self, rel: str) -> None:
-        target = self.root / LOST_AND_FOUND / rel
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(self.root / rel), str(target))
-        except OSError as exc:
-            raise LibraryError(f"cannot move {rel} to {LOST_AND_FOUND}/: {files.describe_os_error(exc)}") from exc
