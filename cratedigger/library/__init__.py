@@ -14,9 +14,9 @@ Threads: each thread gets its own SQLite connection; writes from any thread queu
 lock. Every sample file is written completely before its row exists; `lib.check(repair=True)` finishes
 whatever a killed process left half done.
 
-Modules: `db` (schema, migrations, transactions), `store` (Library), `models` (Sample, SampleQuery,
-CheckReport), `files` (crash-safe writes), `export` (whole-bar WAVs), `riff` (acid/smpl chunks),
-`naming` (roots, tags, export file names).
+Modules: `db` (schema, migrations, transactions), `store` (Library), `integrity` (check, repair),
+`models` (Sample, SampleQuery, CheckReport), `files` (crash-safe writes), `export` (whole-bar WAVs),
+`riff` (acid/smpl chunks), `naming` (roots, tags, export file names).
 """
 
 from cratedigger.library.db import SOURCES
