@@ -32,8 +32,8 @@ class GridParams:
     third_weight: float = 0.3  # ...and a third of the way (T/3 errors)
     third_ratio: float = 0.7  # thirds weaker than this fraction of the beats are not penalised
     downbeat_weight: float = 1.0
-    prior_centre_bpm: float = 115.0
-    prior_octaves: float = 0.6  # std of the log2-tempo prior
+    prior_range: tuple[float, float] = (80.0, 170.0)  # no preference inside; most breaks are here
+    prior_octaves: float = 0.3  # how fast the prior falls off outside the range (std, in octaves)
     prior_weight: float = 0.2
     meter_prior: tuple[tuple[int, float], ...] = ((4, 0.04), (3, 0.0), (2, -0.02))
     length_weight: float = 0.06
@@ -51,6 +51,7 @@ class Grid:
     beat_score: float
     downbeat_score: float
     runner_up: float  # best score of a candidate at a clearly different tempo
+    lift: float  # mean activation on the grid minus the clip's mean activation: is there a beat at all
 
 
 def _sample(act: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -126,7 +127,7 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
         bscore, phase = _beat_scores(act, 60.0 * fps / bpm, params)
         period = 60.0 * fps / bpm
         frames = np.arange(phase, act.size, period)
-        prior = -0.5 * (np.log2(bpm / params.prior_centre_bpm) / params.prior_octaves) ** 2
+        prior = tempo_log_prior(bpm, params)
         for meter, mprior in params.meter_prior:
             dscore, j = _downbeat_score(down, frames, meter)
             lbonus = _length_bonus(duration, bpm, meter, params.length_tolerance)
@@ -138,9 +139,55 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
     results.sort(key=lambda r: -r[0])
     best = results[0]
     runner = max((r[0] for r in results if abs(np.log2(r[1] / best[1])) > 0.1), default=-np.inf)
-    bpm = _snap_to_length(best[1], duration, best[3], params.length_tolerance)
-    return Grid(bpm=bpm, phase=best[2], beats_per_bar=best[3], downbeat_index=best[4], score=best[0],
-                beat_score=best[5], downbeat_score=best[6], runner_up=float(runner))
+    bpm, phase = _regress(beat_act, fps, best[1], best[2])
+    bpm = _snap_to_length(bpm, duration, best[3], params.length_tolerance)
+    period = 60.0 * fps / bpm
+    lift = float(_grid_mean(act, np.array([np.arange(phase * fps, act.size, period)]))[0] - act.mean())
+    return Grid(bpm=bpm, phase=phase, beats_per_bar=best[3], downbeat_index=best[4], score=best[0],
+                beat_score=best[5], downbeat_score=best[6], runner_up=float(runner), lift=lift)
+
+
+def _regress(beat_act: np.ndarray, fps: float, bpm: float, phase: float) -> tuple[float, float]:
+    """Sharpen tempo and phase past the 10 ms frame grid: least squares through the activation peaks.
+
+    Each grid beat takes the parabola-interpolated peak of the raw activation within ±50 ms; weak or
+    far peaks are left out. Returns the input unchanged when too few beats are clear.
+    """
+    period = 60.0 * fps / bpm
+    centres = np.arange(phase * fps, beat_act.size, period)
+    ks, ts = [], []
+    floor = 0.3 * float(beat_act.max())
+    for k, c in enumerate(centres):
+        lo, hi = max(1, int(c) - 5), min(beat_act.size - 1, int(c) + 6)
+        if hi - lo < 3:
+            continue
+        i = lo + int(np.argmax(beat_act[lo:hi]))
+        if beat_act[i] < floor or i in (lo, hi - 1):
+            continue
+        a, b, c2 = beat_act[i - 1], beat_act[i], beat_act[i + 1]
+        den = a - 2 * b + c2
+        ks.append(k)
+        ts.append(i + (0.5 * (a - c2) / den if den < 0 else 0.0))
+    if len(ks) < 3:
+        return bpm, phase
+    k, t = np.array(ks, float), np.array(ts, float)
+    for _ in range(2):  # one robust pass: drop beats far off the first fit
+        slope, icept = np.polyfit(k, t, 1)
+        keep = np.abs(t - (icept + slope * k)) < 2.5
+        if keep.sum() < 3:
+            break
+        k, t = k[keep], t[keep]
+    slope, icept = np.polyfit(k, t, 1)
+    if abs(slope / period - 1.0) > 0.02:
+        return bpm, phase
+    return 60.0 * fps / slope, icept / fps
+
+
+def tempo_log_prior(bpm: float, params: GridParams) -> float:
+    """Flat over the usual breaks range, falling off (log-normal in octaves) outside it."""
+    lo, hi = params.prior_range
+    octaves = np.log2(lo / bpm) if bpm < lo else (np.log2(bpm / hi) if bpm > hi else 0.0)
+    return float(-0.5 * (octaves / params.prior_octaves) ** 2)
 
 
 def _refine(act: np.ndarray, bpm: float, fps: float, params: GridParams) -> float:
@@ -161,13 +208,18 @@ def _snap_to_length(bpm: float, duration: float, meter: int, tol: float) -> floa
 
 
 def grid_times(grid: Grid, duration: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Beat times, downbeat times (seconds) and 1-based bar positions of a fitted grid."""
+    """Beat times, downbeat times (seconds) and 1-based bar positions of a fitted grid.
+
+    Beat k of the grid sits at phase + k * period (k may be negative); beat k = downbeat_index is a
+    downbeat. A grid point a hair outside the clip (within EDGE_SLACK) is clamped in: the grid is
+    fitted at 10 ms resolution and a loop's first beat is its sample 0. The end is exclusive.
+    """
     period = 60.0 / grid.bpm
-    first = grid.phase % period
-    # a beat a hair before 0 (the grid is fitted at 10 ms resolution) is the clip's first beat
-    shift = 1 if first - period > -EDGE_SLACK else 0
-    beats = np.arange(first - shift * period, duration + EDGE_SLACK - 1e-9, period)
-    beats = np.clip(beats, 0.0, max(0.0, duration - 1e-6))
-    positions = ((np.arange(beats.size) - shift - grid.downbeat_index) % grid.beats_per_bar) + 1
-    downbeats = beats[positions == 1]
-    return beats, downbeats, positions.astype(int)
+    k_first = int(np.ceil((-EDGE_SLACK - grid.phase) / period))
+    k_last = int(np.floor((duration - 1e-9 - grid.phase) / period))
+    k = np.arange(k_first, k_last + 1)
+    beats = np.clip(grid.phase + k * period, 0.0, max(0.0, duration - 1e-6))
+    if beats.size >= 2 and beats[-1] - beats[-2] < 0.5 * period:  # both clamped onto the end
+        beats, k = beats[:-1], k[:-1]
+    positions = ((k - grid.downbeat_index) % grid.beats_per_bar) + 1
+    return beats, beats[positions == 1], positions.astype(int)

@@ -1,0 +1,147 @@
+"""Cut loops of whole bars that wrap without a click.
+
+    loop = slice_loop(audio, sample_rate=sr, analysis=analyze(audio, sample_rate=sr), bars=4)
+
+A loop starts on a downbeat and lasts exactly bars * beats_per_bar beats at the analysed tempo, so a
+DAW that reads its length reads the tempo back. It is cut from the original audio (same rate and
+channels; analysis may have downmixed). The seam is made smooth without touching the downbeat's
+attack: the loop's last few ms are crossfaded into the audio that precedes its start, so playing
+end -> start continues the way the recording did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cratedigger.analysis import AnalysisResult
+from cratedigger.audio.dsp import nearest_zero_crossing, to_mono
+from cratedigger.errors import AnalysisError, BadParameterError
+
+BAR_CHOICES = (1, 2, 4, 8)
+SEAM_MS = 5.0  # crossfade (or fade) length at the wrap; short enough not to smear a hit
+ZERO_CROSSING_MS = 2.0  # how far a start without pre-roll may move to find a zero crossing
+END_SLACK_S = 0.005  # a loop may end this far past the clip (float rounding of exact loops)
+
+
+@dataclass(frozen=True, eq=False)
+class LoopSlice:
+    """A whole-bar loop. audio: float32 [n] or [n, ch] like the source, at sample_rate Hz."""
+
+    audio: np.ndarray
+    sample_rate: int
+    start: int  # sample index in the source
+    end: int  # exclusive
+    bars: int
+    beats: int
+    bpm: float  # from the exact length and beat count
+
+    @property
+    def duration(self) -> float:
+        return (self.end - self.start) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class LoopPlan:
+    """Where a loop would be cut, without the audio: what `analyze --json` suggests."""
+
+    start: int
+    end: int
+    bars: int
+    beats: int
+    bpm: float
+
+    def to_dict(self, sample_rate: int) -> dict:
+        return {"start": self.start, "end": self.end, "start_s": round(self.start / sample_rate, 6),
+                "end_s": round(self.end / sample_rate, 6), "bars": self.bars, "beats": self.beats,
+                "bpm": round(self.bpm, 3)}
+
+
+def plan_loop(analysis: AnalysisResult, *, sample_rate: int, n_samples: int, bars: int = 4) -> LoopPlan:
+    """The longest loop of 1/2/4/8 bars (at most `bars`) that starts on a downbeat and fits the clip."""
+    if bars not in BAR_CHOICES:
+        raise BadParameterError(f"bars must be one of {BAR_CHOICES}, got {bars!r}")
+    if sample_rate <= 0:
+        raise BadParameterError(f"sample_rate must be positive, got {sample_rate!r}")
+    if analysis.bpm is None or not analysis.downbeats:
+        raise AnalysisError("no tempo or downbeat found, so there are no whole bars to cut")
+    if abs(analysis.duration - n_samples / sample_rate) > 0.05:
+        raise BadParameterError(
+            f"the analysis is of a {analysis.duration:.2f} s clip but the audio lasts {n_samples / sample_rate:.2f} s")
+    per_bar = analysis.beats_per_bar or 4
+    beat_samples = 60.0 * sample_rate / analysis.bpm
+    slack = int(END_SLACK_S * sample_rate)
+    for n_bars in (b for b in reversed(BAR_CHOICES) if b <= bars):
+        length = int(round(n_bars * per_bar * beat_samples))
+        for t in analysis.downbeats:  # earliest downbeat whose loop fits
+            start = int(round(t * sample_rate))
+            if start + length <= n_samples + slack:
+                start = min(start, n_samples - length)  # an exact loop may overrun by a rounding step
+                if start < 0:
+                    continue
+                beats = n_bars * per_bar
+                return LoopPlan(start=start, end=start + length, bars=n_bars, beats=beats,
+                                bpm=beats * 60.0 * sample_rate / length)
+    bar_s = per_bar * 60.0 / analysis.bpm
+    raise AnalysisError(
+        f"not even one whole bar fits: a bar at {analysis.bpm:.1f} BPM lasts {bar_s:.2f} s and the clip "
+        f"is {n_samples / sample_rate:.2f} s long with {len(analysis.downbeats)} downbeat(s)")
+
+
+def suggest_loop(analysis: AnalysisResult, *, sample_rate: int, n_samples: int, bars: int = 8) -> LoopPlan | None:
+    """plan_loop, or None when no whole bar fits (for listings, where that is not an error)."""
+    try:
+        return plan_loop(analysis, sample_rate=sample_rate, n_samples=n_samples, bars=bars)
+    except AnalysisError:
+        return None
+
+
+def slice_loop(audio: np.ndarray, *, sample_rate: int, analysis: AnalysisResult, bars: int = 4) -> LoopSlice:
+    """Cut the loop plan_loop chooses from `audio` (float32 [n] or [n, ch]) and smooth its seam."""
+    audio = np.asarray(audio)
+    if audio.ndim not in (1, 2) or audio.shape[0] == 0:
+        raise BadParameterError(f"audio must be [samples] or [samples, channels], got shape {audio.shape}")
+    audio = audio.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(audio)):
+        raise AnalysisError("audio contains NaN or infinite samples")
+    plan = plan_loop(analysis, sample_rate=sample_rate, n_samples=audio.shape[0], bars=bars)
+    length = plan.end - plan.start
+    seam = max(1, int(round(SEAM_MS * sample_rate / 1000.0)))
+    start = plan.start
+    if start < seam:
+        # no audio before the start to crossfade with: begin at a zero crossing instead, keeping
+        # the exact length (the loop moves by at most ZERO_CROSSING_MS)
+        reach = int(ZERO_CROSSING_MS * sample_rate / 1000.0)
+        zc = nearest_zero_crossing(to_mono(audio), start, max_distance=reach)
+        if 0 <= zc and zc + length <= audio.shape[0]:
+            start = zc
+    end = start + length
+    loop = np.array(audio[start:end], dtype=np.float32, copy=True)
+    _smooth_seam(loop, pre_roll=audio[max(0, start - seam):start], seam=seam)
+    return LoopSlice(audio=loop, sample_rate=int(sample_rate), start=int(start), end=int(end),
+                     bars=plan.bars, beats=plan.beats, bpm=float(plan.bpm))
+
+
+def _smooth_seam(loop: np.ndarray, *, pre_roll: np.ndarray, seam: int) -> None:
+    """In place: make loop[-1] -> loop[0] continuous.
+
+    With `seam` samples of pre-roll, the tail crossfades into them (equal-gain: the two are the same
+    recording, so they are correlated), so the last sample leads into the first as in the source.
+    Without, the tail fades out to meet a start that sits on a zero crossing.
+    """
+    seam = min(seam, loop.shape[0] // 4)
+    if seam < 1:
+        return
+    fade_in = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, seam, dtype=np.float64))).astype(np.float32)
+    fade_out = 1.0 - fade_in
+    if loop.ndim == 2:
+        fade_in, fade_out = fade_in[:, None], fade_out[:, None]
+    if pre_roll.shape[0] == seam:
+        loop[-seam:] = loop[-seam:] * fade_out + pre_roll * fade_in
+    else:
+        loop[-seam:] *= fade_out
+        # the start is at (or within ZERO_CROSSING_MS of) a zero crossing; a 0.5 ms ramp makes sure
+        ramp = max(1, seam // 10)
+        ramp_in = np.linspace(0.0, 1.0, ramp + 1, dtype=np.float32)[1:]
+        loop[:ramp] *= ramp_in[:, None] if loop.ndim == 2 else ramp_in
