@@ -232,3 +232,25 @@ def test_cli_train(dataset_dir, tmp_path, capsys, monkeypatch):
     assert main(["train", str(tmp_path / "nothing"), "--out", str(tmp_path / "m2")]) == 2
     assert "no such dataset folder" in capsys.readouterr().err
     assert MelParams.from_config_file(out / "mel" / "mel_config.json") == MEL
+
+
+def test_mixed_precision_run_after_a_full_precision_one_in_the_same_process(dataset_dir, tmp_path):
+    # accelerate keeps process-wide state; a second run with other settings must still work (the app does this).
+    result = train(config(dataset_dir, tmp_path, max_steps=1, mixed_precision="bf16", checkpoint_every=0))
+    assert np.isfinite(result.last_loss)
+    assert load_model(result.model_dir, device="cpu").unet.dtype == torch.float32  # saved in full precision
+
+
+def test_first_ctrl_c_cancels_after_the_step_second_stops_at_once():
+    import signal
+
+    from cratedigger.cli.train import _CtrlC
+
+    token = CancelToken()
+    before = signal.getsignal(signal.SIGINT)
+    with _CtrlC(token):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert token.cancelled
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before

@@ -148,12 +148,16 @@ def run(args: argparse.Namespace) -> int:
     except CancelledError:
         if bar is not None:
             bar.close()
+        if bar is None and not last:  # another process of a multi-process launch: the main one reports
+            raise
         print(f"stopped at step {last.get('step', '?')}; checkpoint saved in {config.run_dir / 'checkpoints'} "
               "(continue with --resume)", file=sys.stderr)
         raise
     finally:
         if bar is not None:
             bar.close()
+    if not result.main_process:
+        return 0
     loss = "n/a" if result.last_loss is None else f"{result.last_loss:.4f}"
     print(f"model written to {result.model_dir} (step {result.steps}, loss {loss}, {result.steps_per_second:.2f} steps/s)")
     print(f"checkpoints: {result.run_dir / 'checkpoints'}  samples: {result.run_dir / 'samples'}  "

@@ -56,6 +56,7 @@ class TrainResult:
     checkpoint: Path | None
     samples: tuple[Path, ...]
     train_seconds: float  # time spent in training steps (no checkpoints, samples or export)
+    main_process: bool = True  # False in the other processes of a multi-process launch
 
     @property
     def steps_per_second(self) -> float:
@@ -80,6 +81,7 @@ def train(
 
     run_dir = config.run_dir
     resume_from = _resume_point(config, run_dir)
+    _reset_accelerate_state()
     accelerator = Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         mixed_precision=config.mixed_precision,
@@ -88,7 +90,8 @@ def train(
     )
     set_seed(config.seed)
 
-    data = load_image_dataset(config.dataset, cache_dir=config.cache_dir)
+    with accelerator.main_process_first():  # one process fills the `datasets` cache, the others read it
+        data = load_image_dataset(config.dataset, cache_dir=config.cache_dir)
     dataset_mel = read_dataset_mel(config.dataset)
     image_size = data[0]["image"].size  # (width, height) = (x_res, y_res)
     if config.resolution is not None and tuple(config.resolution) != tuple(image_size):
@@ -168,7 +171,21 @@ def train(
         checkpoint=trainer.last_checkpoint,
         samples=tuple(trainer.samples),
         train_seconds=trainer.train_seconds,
+        main_process=accelerator.is_main_process,
     )
+
+
+def _reset_accelerate_state() -> None:
+    """Let a second run in the same process (the app, the tests) use other settings.
+
+    accelerate keeps its state in process-wide singletons that refuse a new mixed precision or
+    device. Single-process: forget all of it. Under `accelerate launch`: keep the process group.
+    """
+    from accelerate.state import AcceleratorState, GradientState, PartialState
+
+    distributed = PartialState._shared_state != {} and PartialState().use_distributed
+    AcceleratorState._reset_state(reset_partial_state=not distributed)
+    GradientState._reset_state()
 
 
 def _resume_point(config: TrainConfig, run_dir: Path) -> Path | None:
@@ -295,12 +312,21 @@ class _Trainer:
                 self.save_checkpoint()
             if self.config.sample_every and self.step % self.config.sample_every == 0 and self.step < self.max_steps:
                 self.sample()
-            if self.cancel is not None:
-                self.cancel.raise_if_cancelled()
+            self._check_cancel()
             if self.step >= self.max_steps:
                 return True
             started = time.perf_counter()
         return False
+
+    def _check_cancel(self) -> None:
+        """Raise CancelledError when cancelled; with several processes, when any one of them is
+        (they must all stop on the same step to save one checkpoint together)."""
+        cancelled = self.cancel is not None and self.cancel.cancelled
+        if self.accelerator.num_processes > 1:
+            flag = torch.tensor([1.0 if cancelled else 0.0], device=self.accelerator.device)
+            cancelled = bool(self.accelerator.reduce(flag, reduction="sum").item() > 0)
+        if cancelled:
+            raise CancelledError("training cancelled")
 
     def _loss(self, pixels: torch.Tensor) -> torch.Tensor:
         scheduler = self.parts.scheduler
