@@ -64,39 +64,27 @@ def write_audio_atomic(
     if bits not in PCM_SUBTYPES:
         raise BadParameterError(f"bits must be one of {sorted(PCM_SUBTYPES)}, got {bits}")
     audio = validate_audio(audio, sample_rate=sample_rate)
-    path = Path(path)
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix or ".wav", dir=folder)
-    except OSError as exc:
-        raise AudioFileError(f"{folder}: cannot write here ({exc.strerror or exc})") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            sf.write(handle, audio, int(sample_rate), subtype=PCM_SUBTYPES[bits], format=fmt)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except OSError as exc:
-        _remove_quietly(tmp_name)
-        raise AudioFileError(f"{path}: write failed ({exc.strerror or exc})") from exc
-    except BaseException:
-        _remove_quietly(tmp_name)
-        raise
-    return path
+    return _write_atomic(
+        path, lambda handle: sf.write(handle, audio, int(sample_rate), subtype=PCM_SUBTYPES[bits], format=fmt)
+    )
 
 
 def write_bytes_atomic(path: str | os.PathLike, payload: bytes) -> Path:
     """Write raw bytes atomically (temp file, fsync, rename)."""
+    return _write_atomic(path, lambda handle: handle.write(payload))
+
+
+def _write_atomic(path: str | os.PathLike, write) -> Path:
+    """write(handle) into a temp file beside `path`, fsync, rename over `path`; no temp file survives a failure."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix or ".wav", dir=path.parent)
     except OSError as exc:
         raise AudioFileError(f"{path.parent}: cannot write here ({exc.strerror or exc})") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
