@@ -36,3 +36,27 @@ def test_the_engine_does_not_import_qt_for_playback():
     code = "import sys, cratedigger.playback; assert 'PySide6' not in sys.modules, sorted(m for m in sys.modules if 'PySide' in m)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_long_sessions_do_not_exhaust_the_refcount_of_true():
+    # PySide6 6.12.0's emit() drops a reference to True on every call; after the app's guard,
+    # 300,000 emits (about 80 minutes of a 60 Hz playhead) leave True's refcount where it was.
+    code = """
+import sys
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+from cratedigger_ui.qt_compat import guard_signal_emit_refcount
+app = QCoreApplication([])
+guard_signal_emit_refcount()
+class Ticker(QObject):
+    moved = Signal(object)
+t = Ticker()
+t.moved.connect(lambda v: None)
+before = sys.getrefcount(True)
+for i in range(300000):
+    t.moved.emit(None if i % 2 else 0.5)
+print(sys.getrefcount(True) - before)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert abs(int(done.stdout.strip())) < 10
