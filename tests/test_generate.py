@@ -134,3 +134,12 @@ def test_bad_requests(kwargs, match):
 def test_too_many_steps_for_the_model(tiny_model):
     with pytest.raises(BadParameterError, match="exceeds"):
         generate(tiny_model, GenerationRequest(steps=5000))
+
+
+def test_batch_size_defaults(tiny_model):
+    from cratedigger.generate import default_batch_size, estimate_item_bytes
+
+    assert default_batch_size(tiny_model, 1) == 1
+    assert default_batch_size(tiny_model, 32) == 4  # CPU: small batches stream results sooner
+    # fp32, 32x64 samples, 8 channels in the first block, ~16 maps alive
+    assert estimate_item_bytes(tiny_model) == 16 * 32 * 64 * 8 * 4
