@@ -22,7 +22,9 @@ from cratedigger.errors import AnalysisError, BadParameterError
 BAR_CHOICES = (1, 2, 4, 8)
 SEAM_MS = 5.0  # crossfade (or fade) length at the wrap; short enough not to smear a hit
 ZERO_CROSSING_MS = 2.0  # how far a start without pre-roll may move to find a zero crossing
-END_SLACK_S = 0.005  # a loop may end this far past the clip (float rounding of exact loops)
+# a loop may start this much before its detected downbeat to fit the clip: the networks place a
+# downbeat a few ms after the onset, so an exact whole-bar clip would otherwise lose a bar
+END_SLACK_S = 0.025
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +79,7 @@ def plan_loop(analysis: AnalysisResult, *, sample_rate: int, n_samples: int, bar
         for t in analysis.downbeats:  # earliest downbeat whose loop fits
             start = int(round(t * sample_rate))
             if start + length <= n_samples + slack:
-                start = min(start, n_samples - length)  # an exact loop may overrun by a rounding step
+                start = min(start, n_samples - length)
                 if start < 0:
                     continue
                 beats = n_bars * per_bar

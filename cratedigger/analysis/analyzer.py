@@ -45,15 +45,22 @@ class Analyzer:
             return "madmom" if _madmom.madmom_available() else "librosa"
         return self.backend
 
-    def analyze(self, audio: np.ndarray, *, sample_rate: int) -> AnalysisResult:
-        """audio: float32 [n] or [n, ch] at sample_rate Hz (any rate; stereo is downmixed here only)."""
+    def analyze(self, audio: np.ndarray, *, sample_rate: int, loop: bool = False) -> AnalysisResult:
+        """audio: float32 [n] or [n, ch] at sample_rate Hz (any rate; stereo is downmixed here only).
+
+        loop=True says the clip is a seamless loop (a sliced or exported one): it is analysed with
+        a copy on either side, so the networks hear the bar before its first downbeat.
+        """
         mono = checked_mono(audio, sample_rate=sample_rate)
         duration = mono.size / sample_rate
         backend = self.resolved_backend()
-        if backend == "madmom":
-            beat_act, down_act = backends.madmom_activations(mono, sample_rate)
+        activations = backends.madmom_activations if backend == "madmom" else backends.librosa_activations
+        if loop:
+            beat_act, down_act = activations(np.tile(mono, 3), sample_rate)
+            n = int(round(duration * backends.FPS))
+            beat_act, down_act = beat_act[n : 2 * n], down_act[n : 2 * n]
         else:
-            beat_act, down_act = backends.librosa_activations(mono, sample_rate)
+            beat_act, down_act = activations(mono, sample_rate)
         grid = fit_grid(beat_act, down_act, fps=backends.FPS, duration=duration, params=self.grid)
         if grid is None or grid.lift < dict(self.min_lift)[backend]:
             return no_tempo(backend, duration)
@@ -70,9 +77,9 @@ class Analyzer:
         )
 
 
-def analyze(audio: np.ndarray, *, sample_rate: int, backend: str = "auto") -> AnalysisResult:
+def analyze(audio: np.ndarray, *, sample_rate: int, backend: str = "auto", loop: bool = False) -> AnalysisResult:
     """Tempo, beats, downbeats and meter of a clip; see Analyzer. Raises AnalysisError for bad input."""
-    return Analyzer(backend=backend).analyze(audio, sample_rate=sample_rate)
+    return Analyzer(backend=backend).analyze(audio, sample_rate=sample_rate, loop=loop)
 
 
 def checked_mono(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:

@@ -32,9 +32,11 @@ def librosa_activations(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray,
     hop = max(1, int(round(sample_rate / FPS)))
     spec = np.abs(librosa.stft(y=mono, n_fft=2048, hop_length=hop))
     freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=2048)
-    db = librosa.amplitude_to_db(spec, ref=np.max)
-    full = librosa.onset.onset_strength(S=db, sr=sample_rate, hop_length=hop)
-    low = librosa.onset.onset_strength(S=db[freqs < 160.0], sr=sample_rate, hop_length=hop)
+    # flux of linear magnitude, not dB: loud kicks and snares must outweigh quiet hats, or every
+    # eighth note looks like a beat and the grid locks onto odd groupings of them
+    flux = np.maximum(0.0, np.diff(spec, axis=1, prepend=spec[:, :1]))
+    full = flux.sum(axis=0)
+    low = flux[freqs < 160.0].sum(axis=0)
     # librosa frames are hop/sr apart; re-time them to exactly FPS so the grid code can trust fps
     t_src = np.arange(full.size) * hop / sample_rate
     t_dst = np.arange(int(mono.size / sample_rate * FPS)) / FPS
