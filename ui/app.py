@@ -72,9 +72,9 @@ def create_app(argv: list[str]):
         # Fractional HiDPI scales (1.25, 1.5) render at their real size instead of rounding.
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         app = QApplication(argv)
-    from cratedigger_ui.qt_compat import guard_signal_emit_refcount
+    from cratedigger_ui.qt_compat import guard_refcounts
 
-    guard_signal_emit_refcount()  # before any signal fires: PySide6 6.12.0 loses a ref per emit
+    guard_refcounts()  # before anything is drawn: PySide6 6.12.0 on 3.11 loses refs to None
     app.setApplicationName("CrateDigger")
     app.setOrganizationName("CrateDigger")
     app.setApplicationDisplayName("CrateDigger")

@@ -28,7 +28,7 @@ from cratedigger.playback import Player
 from cratedigger_ui import tasks
 from cratedigger_ui.audition import Audition
 from cratedigger_ui.entries import Entry
-from cratedigger_ui.qt_compat import guard_signal_emit_refcount
+from cratedigger_ui.qt_compat import guard_refcounts
 from cratedigger_ui.settings import AppSettings
 from cratedigger_ui.theme import icon
 from cratedigger_ui.widgets.browser import BrowserFilters
@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         drag_cache: Path | None = None,
     ) -> None:
         super().__init__()
-        guard_signal_emit_refcount()  # idempotent; covers windows made without create_app (tests)
+        guard_refcounts()  # idempotent; covers windows made without create_app (tests)
         self.setWindowTitle("CrateDigger")
         self.setWindowIcon(icon("app"))
         self.setAcceptDrops(True)
