@@ -184,5 +184,6 @@ def test_cli_dataset_takes_mel_settings_from_a_model(drum_dir, tiny_model_dir, t
 
     assert main(["dataset", str(drum_dir / "loops"), "--out", str(tmp_path / "ds"), "--from", str(tiny_model_dir)]) == 0
     assert read_dataset_mel(tmp_path / "ds") == MEL
-    assert main(["dataset", str(drum_dir), "--out", str(tmp_path / "ds2"), "--from", str(tiny_model_dir), "--hop", "512"]) == 2
+    both = ["dataset", str(drum_dir), "--out", str(tmp_path / "ds2"), "--from", str(tiny_model_dir), "--hop", "512"]
+    assert main(both) == 2
     assert "--from" in capsys.readouterr().err

@@ -194,7 +194,7 @@ def test_training_errors_name_the_problem(dataset_dir, tmp_path):
     with pytest.raises(BadParameterError, match="no such dataset folder"):
         train(config(tmp_path / "missing", tmp_path))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(BadParameterError, match="empty"):
+    with pytest.raises(BadParameterError, match="no images to train on"):
         train(config(tmp_path / "empty", tmp_path))
     with pytest.raises(BadParameterError, match="does not match the dataset's 64x32"):
         train(config(dataset_dir, tmp_path, resolution=64))

@@ -42,7 +42,9 @@ def find_checkpoint(run_dir: Path, resume: str) -> Path | None:
         return found[-1] if found else None
     path = Path(resume)
     if not (path / STATE_FILE).is_file():
-        raise BadParameterError(f"{path}: not a training checkpoint (no {STATE_FILE}); pass 'latest' or a checkpoints/step-N folder")
+        raise BadParameterError(
+            f"{path}: not a training checkpoint (no {STATE_FILE}); pass 'latest' or a checkpoints/step-N folder"
+        )
     return path
 
 

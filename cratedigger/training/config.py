@@ -92,7 +92,8 @@ class TrainConfig:
         if not isinstance(self.adam_weight_decay, (int, float)) or self.adam_weight_decay < 0:
             raise BadParameterError(f"adam_weight_decay must be >= 0, got {self.adam_weight_decay!r}")
         if self.mixed_precision not in MIXED_PRECISION:
-            raise BadParameterError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {self.mixed_precision!r}")
+            choices = ", ".join(MIXED_PRECISION)
+            raise BadParameterError(f"mixed_precision must be one of {choices}, got {self.mixed_precision!r}")
         if self.lr_scheduler not in LR_SCHEDULERS:
             raise BadParameterError(f"lr_scheduler must be one of {', '.join(LR_SCHEDULERS)}, got {self.lr_scheduler!r}")
         if not self.block_out_channels or any(c <= 0 for c in self.block_out_channels):

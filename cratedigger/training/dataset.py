@@ -123,7 +123,9 @@ def build_dataset(
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
-            raise BadParameterError(f"{out}: already exists and is not empty (choose another folder, or overwrite it: --overwrite)")
+            raise BadParameterError(
+                f"{out}: already exists and is not empty (choose another folder, or overwrite it: --overwrite)"
+            )
         if not (out / MEL_CONFIG).is_file() and out.is_dir():
             raise BadParameterError(f"{out}: not a CrateDigger dataset; refusing to overwrite it")
     if out.resolve() == audio_root.resolve() or audio_root.resolve() in out.resolve().parents:

@@ -90,31 +90,8 @@ def train(
     )
     set_seed(config.seed)
 
-    with accelerator.main_process_first():  # one process fills the `datasets` cache, the others read it
-        data = load_image_dataset(config.dataset, cache_dir=config.cache_dir)
-    dataset_mel = read_dataset_mel(config.dataset)
-    image_size = data[0]["image"].size  # (width, height) = (x_res, y_res)
-    if config.resolution is not None and tuple(config.resolution) != tuple(image_size):
-        raise BadParameterError(
-            f"--resolution {config.resolution[0]}x{config.resolution[1]} does not match the dataset's "
-            f"{image_size[0]}x{image_size[1]} images; rebuild the dataset at that resolution"
-        )
-    if dataset_mel is not None and (dataset_mel.x_res, dataset_mel.y_res) != tuple(image_size):
-        raise BadParameterError(f"{config.dataset}: mel_config.json says {dataset_mel.x_res}x{dataset_mel.y_res} but images are {image_size[0]}x{image_size[1]}")
-
-    if resume_from is not None:
-        if config.base_model or config.vae:
-            log.warning("resuming: the model comes from the checkpoint; --from/--vae are ignored")
-        parts = load_spec(run_dir)
-        if (parts.mel.x_res, parts.mel.y_res) != tuple(image_size):
-            raise BadParameterError(f"checkpoint model takes {parts.mel.x_res}x{parts.mel.y_res} images, dataset has {image_size[0]}x{image_size[1]}")
-    else:
-        parts = build_parts(config, dataset_mel, tuple(image_size))
-        if accelerator.is_main_process:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            save_spec(parts, run_dir)
-            (run_dir / LOG_FILE).unlink(missing_ok=True)
-        accelerator.wait_for_everyone()
+    data, image_size = _load_data(config, accelerator)
+    parts = _model_parts(config, accelerator, run_dir, resume_from, image_size)
 
     loader = torch.utils.data.DataLoader(
         data.with_transform(_ImageTransform(image_size)),
@@ -139,7 +116,9 @@ def train(
     warmup = config.lr_warmup_steps if config.lr_warmup_steps is not None else min(500, max_steps // 10)
     # Stepped once per optimizer update on every process, so not handed to accelerate.prepare
     # (which would step it once per process).
-    lr_schedule = get_scheduler(config.lr_scheduler, optimizer.optimizer, num_warmup_steps=warmup, num_training_steps=max_steps)
+    lr_schedule = get_scheduler(
+        config.lr_scheduler, optimizer.optimizer, num_warmup_steps=warmup, num_training_steps=max_steps
+    )
     ema = _make_ema(accelerator.unwrap_model(unet), config) if config.use_ema else None
     accelerator.register_for_checkpointing(lr_schedule)
     if ema is not None:
@@ -173,6 +152,46 @@ def train(
         train_seconds=trainer.train_seconds,
         main_process=accelerator.is_main_process,
     )
+
+
+def _load_data(config: TrainConfig, accelerator):
+    """The dataset and its image size (x_res, y_res), checked against --resolution and mel_config.json."""
+    with accelerator.main_process_first():  # one process fills the `datasets` cache, the others read it
+        data = load_image_dataset(config.dataset, cache_dir=config.cache_dir)
+    image_size = tuple(data[0]["image"].size)  # PIL: (width, height) = (x_res, y_res)
+    if config.resolution is not None and tuple(config.resolution) != image_size:
+        raise BadParameterError(
+            f"--resolution {config.resolution[0]}x{config.resolution[1]} does not match the dataset's "
+            f"{image_size[0]}x{image_size[1]} images; rebuild the dataset at that resolution"
+        )
+    mel = read_dataset_mel(config.dataset)
+    if mel is not None and (mel.x_res, mel.y_res) != image_size:
+        raise BadParameterError(
+            f"{config.dataset}: mel_config.json says {mel.x_res}x{mel.y_res} but the images are "
+            f"{image_size[0]}x{image_size[1]}"
+        )
+    return data, image_size
+
+
+def _model_parts(config: TrainConfig, accelerator, run_dir: Path, resume_from: Path | None, image_size) -> ModelParts:
+    """A resumed run rebuilds its model from run_dir/spec; a new one builds it and writes the spec."""
+    if resume_from is not None:
+        if config.base_model or config.vae:
+            log.warning("resuming: the model comes from the checkpoint; --from/--vae are ignored")
+        parts = load_spec(run_dir)
+        if (parts.mel.x_res, parts.mel.y_res) != image_size:
+            raise BadParameterError(
+                f"the checkpoint's model takes {parts.mel.x_res}x{parts.mel.y_res} images; "
+                f"the dataset has {image_size[0]}x{image_size[1]}"
+            )
+        return parts
+    parts = build_parts(config, read_dataset_mel(config.dataset), image_size)
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_spec(parts, run_dir)
+        (run_dir / LOG_FILE).unlink(missing_ok=True)
+    accelerator.wait_for_everyone()
+    return parts
 
 
 def _reset_accelerate_state() -> None:
@@ -409,7 +428,8 @@ class _Trainer:
         if self.accelerator.is_main_process:
             self._with_ema_weights(
                 lambda unet: save_model_folder(
-                    self.config.out, unet=unet, scheduler=self.parts.scheduler, mel=self.parts.mel, vqvae=self.parts.vqvae
+                    self.config.out, unet=unet, scheduler=self.parts.scheduler, mel=self.parts.mel,
+                    vqvae=self.parts.vqvae,
                 )
             )
             (self.run_dir / "train_config.json").write_text(json.dumps(self.config.to_json(), indent=2) + "\n")

@@ -52,7 +52,7 @@ def new_unet(*, sample_size: tuple[int, int], in_channels: int, channels: tuple[
     factor = 2 ** (levels - 1)
     if any(side % factor for side in sample_size):
         raise BadParameterError(
-            f"a {levels}-level UNet halves its input {levels - 1} times, so height and width must be "
+            f"a UNet with {levels} levels halves its input {levels - 1} times, so height and width must be "
             f"multiples of {factor}; got {sample_size[0]}x{sample_size[1]} (use fewer --channels levels)"
         )
     attention = levels - 2 if levels >= 2 else None
@@ -106,7 +106,8 @@ def _load_vae_folder(folder: Path) -> torch.nn.Module:
     try:
         vae = AutoencoderKL.from_pretrained(folder, torch_dtype=torch.float32)
     except Exception as exc:  # diffusers raises OSError, ValueError, safetensors errors...
-        raise ModelError(f"vae: cannot load {folder} ({str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__})") from exc
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"vae: cannot load {folder} ({reason})") from exc
     return vae.eval().requires_grad_(False)
 
 
