@@ -113,6 +113,19 @@ def test_overlap_gives_more_slices_at_the_right_offsets(drum_dir, tmp_path):
     assert [r["offset_samples"] for r in jungle] == [i * MEL.slice_samples // 2 for i in range(6)]
 
 
+def test_long_recordings_are_sliced_in_chunks_with_the_same_result(drum_dir):
+    from cratedigger.training.dataset import _slices
+
+    audio = np.tile(load_mono(drum_dir / "rock_100bpm.wav", sample_rate=MEL.sample_rate)[0], 3)  # 14.4 s
+    for hop in (MEL.slice_samples, MEL.slice_samples // 3):
+        whole = audio_to_images(audio, MEL, hop_slices=hop)
+        chunked = list(_slices(audio, MEL, hop, chunk=4))
+        assert [i for i, _ in chunked] == list(range(len(whole)))
+        np.testing.assert_array_equal(np.stack([image for _, image in chunked]), whole)
+    short = audio[: MEL.slice_samples // 2]
+    np.testing.assert_array_equal(next(_slices(short, MEL, MEL.slice_samples))[1], audio_to_images(short, MEL)[0])
+
+
 def test_progress_and_cancel(drum_dir, tmp_path):
     from cratedigger.cancel import CancelToken
     from cratedigger.errors import CancelledError

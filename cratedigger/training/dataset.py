@@ -159,13 +159,12 @@ def _write(files, audio_root, staging, mel, hop_slices, on_progress, cancel) -> 
                 on_progress(done, len(files), rel)
             try:
                 audio, source_rate = load_mono(path, sample_rate=mel.sample_rate)
-                slices = audio_to_images(audio, mel, hop_slices=hop_slices)
             except CrateDiggerError as exc:
                 skipped.append(SkippedFile(rel, _reason(exc, path)))
                 log.info("skipped %s: %s", rel, skipped[-1].reason)
                 continue
             kept = 0
-            for index, image in enumerate(slices):
+            for index, image in _slices(audio, mel, hop_slices):
                 if image.min() == image.max():  # silence: every bin at the same (peak) level
                     silent += 1
                     continue
@@ -198,6 +197,17 @@ def _write(files, audio_root, staging, mel, hop_slices, on_progress, cancel) -> 
             handle.write(json.dumps(asdict(item)) + "\n")
     (staging / "README.md").write_text(_card(mel, images, used), encoding="utf-8")
     return dict(mel=mel, images=images, files_used=used, skipped=tuple(skipped), silent_slices=silent)
+
+
+def _slices(audio: np.ndarray, mel: MelParams, hop_slices: int, *, chunk: int = 64):
+    """(index, uint8 image) for every slice, `chunk` slices at a time: a whole LP side in one STFT
+    would need gigabytes. Each slice is computed on its own samples, so chunking changes nothing."""
+    size = mel.slice_samples
+    count = 1 if audio.size <= size else (audio.size - size) // hop_slices + 1
+    for first in range(0, count, chunk):
+        last = min(count, first + chunk)
+        segment = audio[first * hop_slices : (last - 1) * hop_slices + size]
+        yield from enumerate(audio_to_images(segment, mel, hop_slices=hop_slices), start=first)
 
 
 def _reason(exc: Exception, path: Path) -> str:
