@@ -202,6 +202,11 @@ def test_training_errors_name_the_problem(dataset_dir, tmp_path):
         train(config(dataset_dir, tmp_path, block_out_channels=(8,) * 7))
     with pytest.raises(BadParameterError, match="batch_size"):
         config(dataset_dir, tmp_path, batch_size=0)
+    (tmp_path / "music").mkdir()
+    (tmp_path / "music" / "keep.wav").write_bytes(b"precious")
+    with pytest.raises(BadParameterError, match="not a model folder"):
+        train(config(dataset_dir, tmp_path, out=tmp_path / "music"))
+    assert (tmp_path / "music" / "keep.wav").read_bytes() == b"precious"
     with pytest.raises(BadParameterError, match="not both"):
         config(dataset_dir, tmp_path, base_model="a/b", vae="c/d")
 

@@ -72,7 +72,7 @@ def find_audio_files(audio_dir: str | os.PathLike) -> list[Path]:
     if not root.is_dir():
         raise BadParameterError(f"{root}: not a folder (pass the folder that holds your audio)")
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_EXTENSIONS:

@@ -80,6 +80,7 @@ def train(
     from diffusers.optimization import get_scheduler
 
     run_dir = config.run_dir
+    _check_out(config.out)
     resume_from = _resume_point(config, run_dir)
     _reset_accelerate_state()
     accelerator = Accelerator(
@@ -205,6 +206,12 @@ def _reset_accelerate_state() -> None:
     distributed = PartialState._shared_state != {} and PartialState().use_distributed
     AcceleratorState._reset_state(reset_partial_state=not distributed)
     GradientState._reset_state()
+
+
+def _check_out(out: Path) -> None:
+    """The model folder is replaced at the end: never let that be a folder that is not a model."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "model_index.json").is_file())):
+        raise BadParameterError(f"{out}: exists and is not a model folder; --out must be a new folder or a model to replace")
 
 
 def _resume_point(config: TrainConfig, run_dir: Path) -> Path | None:
