@@ -161,6 +161,11 @@ def test_errors_name_the_problem(drum_dir, built, tmp_path):
     assert not (tmp_path / "out").exists()
     with pytest.raises(BadParameterError, match="already exists"):
         build_dataset(drum_dir, built.folder, mel=MEL)
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "set.txt").write_text("mine")
+    with pytest.raises(BadParameterError, match="not a CrateDigger dataset"):
+        build_dataset(drum_dir, tmp_path / "keep", mel=MEL, overwrite=True)
+    assert (tmp_path / "keep" / "set.txt").read_text() == "mine"
     with pytest.raises(BadParameterError, match="overlap"):
         build_dataset(drum_dir, tmp_path / "out", mel=MEL, overlap=1.0)
     with pytest.raises(BadParameterError, match="inside the audio folder"):

@@ -126,7 +126,7 @@ def build_dataset(
             raise BadParameterError(
                 f"{out}: already exists and is not empty (choose another folder, or overwrite it: --overwrite)"
             )
-        if not (out / MEL_CONFIG).is_file() and out.is_dir():
+        if not out.is_dir() or not (out / MEL_CONFIG).is_file():
             raise BadParameterError(f"{out}: not a CrateDigger dataset; refusing to overwrite it")
     if out.resolve() == audio_root.resolve() or audio_root.resolve() in out.resolve().parents:
         raise BadParameterError(f"{out}: the dataset cannot go inside the audio folder it is made from")
