@@ -155,6 +155,11 @@ def test_resume_past_the_end_just_exports_and_a_longer_run_continues(dataset_dir
     assert again.start_step == 2 and again.steps == 2
     longer = train(replace(cfg, resume="latest", max_steps=3))
     assert longer.start_step == 2 and longer.steps == 3
+    # A named checkpoint can seed a new work dir (a branch of the run): its model comes along.
+    branch = train(replace(cfg, resume=str(again.checkpoint), work_dir=tmp_path / "branch", out=tmp_path / "m2",
+                           max_steps=3))
+    assert branch.start_step == 2 and branch.steps == 3 and (tmp_path / "branch" / "spec").is_dir()
+    assert load_model(tmp_path / "m2", device="cpu").mel == MEL
 
 
 def test_fine_tune_a_model_from_its_folder(tiny_model_dir, dataset_dir, tmp_path):

@@ -137,6 +137,7 @@ def train(
 
     trainer = _Trainer(config, accelerator, parts, unet, optimizer, lr_schedule, ema, vqvae, run_dir, max_steps,
                        steps_per_epoch, len(data), on_progress, cancel)
+    trainer.last_checkpoint = resume_from
     try:
         trainer.run(loader, start_step)
         trainer.finish()
@@ -179,12 +180,17 @@ def _model_parts(config: TrainConfig, accelerator, run_dir: Path, resume_from: P
     if resume_from is not None:
         if config.base_model or config.vae:
             log.warning("resuming: the model comes from the checkpoint; --from/--vae are ignored")
-        parts = load_spec(run_dir)
+        origin = resume_from.parent.parent  # RUN_DIR/checkpoints/step-N: the run that wrote it
+        parts = load_spec(origin)
         if (parts.mel.x_res, parts.mel.y_res) != image_size:
             raise BadParameterError(
                 f"the checkpoint's model takes {parts.mel.x_res}x{parts.mel.y_res} images; "
                 f"the dataset has {image_size[0]}x{image_size[1]}"
             )
+        if accelerator.is_main_process and origin.resolve() != run_dir.resolve():  # continuing into a new work dir
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_spec(parts, run_dir)
+        accelerator.wait_for_everyone()
         return parts
     parts = build_parts(config, read_dataset_mel(config.dataset), image_size)
     if accelerator.is_main_process:
