@@ -35,7 +35,9 @@ class GridParams:
     prior_range: tuple[float, float] = (80.0, 170.0)  # no preference inside; most breaks are here
     prior_octaves: float = 0.3  # how fast the prior falls off outside the range (std, in octaves)
     prior_weight: float = 0.2
-    meter_prior: tuple[tuple[int, float], ...] = ((4, 0.04), (3, 0.0), (2, -0.02))
+    # breaks are overwhelmingly in 4; a 3 must be clearly heard. This also guards the x3/2 error on
+    # swung and shuffled grooves, whose wrong grid (a beat every swung eighth) fits bars of three.
+    meter_prior: tuple[tuple[int, float], ...] = ((4, 0.04), (3, -0.1), (2, -0.02))
     length_weight: float = 0.06
     length_tolerance: float = 0.015  # fraction of a beat the clip may be off a whole number of bars
     steps_per_octave: int = 120
