@@ -1,15 +1,19 @@
 """Fit a steady beat grid (tempo, phase, meter, downbeat) to beat and downbeat activations.
 
 Breaks are played to a steady tempo and loops are cut from them, so instead of tracking a tempo that
-may wander (madmom's DBN), we fit one rigid grid to the whole clip and choose between the octave
-candidates (T, 2T, T/2, 3T/2, 2T/3, 3T, T/3) with all the evidence at once:
+may wander (madmom's DBN), we fit one rigid grid to the whole clip. Candidates are the strongest
+peaks of a beat-score curve over 50-220 BPM; they include the usual wrong readings of a tempo T
+(2T, T/2, 3T/2, 2T/3, T/3), and we choose between them with all the evidence at once:
 
-- beat evidence: activation on the grid minus activation half-way between grid points. The
-  half-way term is what tells T from T/2: at T/2 the half-way points are real beats;
+- beat evidence: activation on the grid minus activation half-way between grid points (what tells
+  T from T/2: at T/2 the half-way points are real beats), minus activation on both thirds when they
+  are nearly as strong as the beats (T/3); a compound meter's weaker thirds are not penalised;
 - downbeat evidence: downbeat activation on the chosen bar positions minus on the other beats;
-- a tempo prior suited to breaks (log-normal around ~115 BPM, most mass in 70-180);
-- the clip's length, when it is (nearly) a whole number of bars at that tempo.
+- a tempo prior suited to breaks: flat over 80-170 BPM, falling off outside;
+- a meter prior: 4 over 3 over 2;
+- the clip's length, when it is a whole number of bars at that tempo (and then the exact tempo).
 
+Finally tempo and phase are sharpened by a least-squares line through the activation peaks.
 All inputs are activations in 0..1 at `fps` frames per second; all outputs are in seconds and BPM.
 """
 
@@ -46,7 +50,7 @@ class GridParams:
 @dataclass(frozen=True)
 class Grid:
     bpm: float
-    phase: float  # seconds of the first beat at or after 0
+    phase: float  # seconds of grid beat 0 (near the clip's start; may be a few ms negative)
     beats_per_bar: int
     downbeat_index: int  # which beat of the grid (0..beats_per_bar-1) is the first downbeat
     score: float
@@ -193,7 +197,7 @@ def tempo_log_prior(bpm: float, params: GridParams) -> float:
 
 
 def _refine(act: np.ndarray, bpm: float, fps: float, params: GridParams) -> float:
-    """Golden-section-free refinement: a fine scan of ±1 coarse step around bpm."""
+    """A fine scan of +-1 coarse step around bpm (the coarse curve is 1/120 octave apart)."""
     step = 2.0 ** (1.0 / params.steps_per_octave)
     fine = bpm * step ** np.linspace(-1.0, 1.0, 9)
     scores = [_beat_scores(act, 60.0 * fps / t, params)[0] for t in fine]
