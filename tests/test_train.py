@@ -264,3 +264,17 @@ def test_first_ctrl_c_cancels_after_the_step_second_stops_at_once():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_saved_to_disk_dataset_trains_with_the_mel_settings_of_the_model_it_fine_tunes(
+    dataset_dir, tiny_model_dir, tmp_path
+):
+    # teticio's audio_to_images.py writes Dataset.save_to_disk folders with no mel settings in them.
+    from cratedigger.training import load_image_dataset
+
+    disk = tmp_path / "on-disk"
+    load_image_dataset(dataset_dir, cache_dir=tmp_path / "hf-cache").save_to_disk(str(disk))
+    with pytest.raises(BadParameterError, match="no mel_config.json"):
+        train(config(disk, tmp_path, max_steps=1))
+    result = train(config(disk, tmp_path, base_model=str(tiny_model_dir), max_steps=1, checkpoint_every=0))
+    assert load_model(result.model_dir, device="cpu").mel == MEL
