@@ -103,8 +103,9 @@ def make_window(qtbot, tmp_path):
     apply_theme(QApplication.instance())
     windows = []
 
-    def make(*, player_factory=None, settings_name="settings.ini", library_root=None):
+    def make(*, player_factory=None, settings_name="settings.ini", library_root=None, warm_up=False):
         window = MainWindow(
+            warm_up=warm_up,  # the launch warm-up (imports, first analysis) only where a test wants it
             settings=AppSettings(make_settings(str(tmp_path / settings_name))),
             library_root=library_root or tmp_path / "library",
             player_factory=player_factory or (lambda: Player(stream_factory=SilentStream)),

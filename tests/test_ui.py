@@ -318,3 +318,11 @@ def test_readable_at_1280x800(make_window, qtbot, library_root):
     for w in (window.panel.generate_button, window.panel.cancel_button, window.panel.model_box, window.panel.progress):
         assert w.isVisible() and w.width() >= w.minimumSizeHint().width()
     assert window.detail.height() > 200
+
+
+def test_launch_warms_the_engine_up_in_the_background(make_window, qtbot, library_root):
+    window = make_window(warm_up=True)
+    # the library shows while the heavy imports and the first beat analysis run on a pool
+    qtbot.waitUntil(lambda: window.library_model.rowCount() == 2, timeout=15000)
+    qtbot.waitUntil(lambda: window.warmed_up and not window.jobs.busy, timeout=120000)
+    assert window.statusBar().currentMessage() in ("Ready", "")

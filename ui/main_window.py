@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         library_root: Path | None = None,
         player_factory: Callable[[], Player] = Player,
         drag_cache: Path | None = None,
+        warm_up: bool = True,
     ) -> None:
         super().__init__()
         guard_refcounts()  # idempotent; covers windows made without create_app (tests)
@@ -95,6 +96,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         QTimer.singleShot(0, self.refresh_library)
+        if warm_up:
+            QTimer.singleShot(0, self._warm_up)
 
     # -- construction --------------------------------------------------------------------------
 
@@ -320,6 +323,18 @@ class MainWindow(QMainWindow):
     @property
     def autoplay(self) -> bool:
         return self.transport.autoplay_button.isChecked()
+
+    def _warm_up(self) -> None:
+        self.statusBar().showMessage("Warming up the engine…")
+        self.jobs.submit(
+            "analysis", tasks.warm_up_job, kind="warm-up",
+            on_done=lambda _t: self.statusBar().showMessage("Ready", 4000),
+            on_error=lambda m: log.info("warm-up: %s", m),
+        )
+
+    @property
+    def warmed_up(self) -> bool:
+        return not self.jobs.running("warm-up")
 
     # -- messages ------------------------------------------------------------------------------
 
