@@ -90,6 +90,8 @@ def train(
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
     )
     set_seed(config.seed)
+    if config.mixed_precision == "fp16" and accelerator.device.type == "cpu":
+        log.warning("fp16 mixed precision does nothing on the CPU (it trains in fp32); use bf16 there")
 
     data, image_size = _load_data(config, accelerator)
     parts = _model_parts(config, accelerator, run_dir, resume_from, image_size)
