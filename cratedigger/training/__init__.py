@@ -7,18 +7,26 @@ cratedigger.model.load_model reads. Modules: dataset (builder and loader), confi
 setup (networks, from scratch or fine-tuned), checkpoints, samples, loop.
 """
 
-from cratedigger.training.config import TrainConfig, parse_resolution
-from cratedigger.training.dataset import DatasetReport, SkippedFile, build_dataset, load_image_dataset
-from cratedigger.training.loop import TrainProgress, TrainResult, train
+import importlib
 
-__all__ = [
-    "DatasetReport",
-    "SkippedFile",
-    "TrainConfig",
-    "TrainProgress",
-    "TrainResult",
-    "build_dataset",
-    "load_image_dataset",
-    "parse_resolution",
-    "train",
-]
+# Loaded on first use (PEP 562): building the CLI parser reads only `config`, and must not pay
+# for importing torch, diffusers and datasets.
+_EXPORTS = {
+    "TrainConfig": "config",
+    "parse_resolution": "config",
+    "DatasetReport": "dataset",
+    "SkippedFile": "dataset",
+    "build_dataset": "dataset",
+    "load_image_dataset": "dataset",
+    "TrainProgress": "loop",
+    "TrainResult": "loop",
+    "train": "loop",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
