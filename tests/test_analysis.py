@@ -138,3 +138,12 @@ def test_malformed_input_names_the_problem(audio, sr, error, match):
 def test_unknown_backend_is_a_bad_parameter():
     with pytest.raises(BadParameterError, match="backend"):
         Analyzer(backend="aubio")
+
+
+def test_a_long_take_that_drifts_keeps_its_beats():
+    # 40 s speeding up from 94 to 100 BPM: one rigid grid would fall off the beat; windows do not
+    audio, beats = synth_drums(94.0, end_bpm=100.0, seconds=40.0)
+    result = analyze(audio, sample_rate=SR)
+    assert 94.0 <= result.bpm <= 100.0
+    assert mir_eval.beat.f_measure(np.array(beats), np.array(result.beats)) >= 0.95
+    assert result.beats_per_bar == 4 and len(result.beat_positions) == len(result.beats)

@@ -20,6 +20,8 @@ from cratedigger.errors import AnalysisError, BadParameterError
 BACKENDS = ("auto", "madmom", "librosa")
 MIN_DURATION = 1.0  # seconds; shorter clips cannot show two beats at slow tempos
 SILENCE_PEAK = 10 ** (-70 / 20)  # -70 dBFS
+LONG_CLIP = 24.0  # seconds: longer recordings are fitted window by window (their tempo drifts)
+WINDOW = 10.0  # seconds per window; breaks and generated clips (<= 10 s) are one window
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,11 @@ class Analyzer:
             beat_act, down_act = beat_act[n : 2 * n], down_act[n : 2 * n]
         else:
             beat_act, down_act = activations(mono, sample_rate)
+        min_lift = dict(self.min_lift)[backend]
+        if duration > LONG_CLIP and not loop:
+            return self._long(beat_act, down_act, backend=backend, duration=duration, min_lift=min_lift)
         grid = fit_grid(beat_act, down_act, fps=backends.FPS, duration=duration, params=self.grid)
-        if grid is None or grid.lift < dict(self.min_lift)[backend]:
+        if grid is None or grid.lift < min_lift:
             return no_tempo(backend, duration)
         beats, downbeats, positions = grid_times(grid, duration)
         return AnalysisResult(
@@ -75,6 +80,46 @@ class Analyzer:
             backend=backend,
             duration=duration,
         )
+
+    def _long(self, beat_act: np.ndarray, down_act: np.ndarray, *, backend: str, duration: float,
+              min_lift: float) -> AnalysisResult:
+        """A long recording drifts, so one rigid grid would not fit: fit one per ~WINDOW seconds.
+
+        The tempo is the median of the windows'; a window more than 8 % off it (an octave error, a
+        break in the music) contributes no beats rather than wrong ones. The meter is the windows'
+        majority; a window that guessed another one keeps its beats and counts on from the last bar.
+        """
+        fps = backends.FPS
+        edges = np.linspace(0, beat_act.size, max(1, int(round(duration / WINDOW))) + 1).astype(int)
+        pieces = []
+        for a, b in zip(edges[:-1], edges[1:]):
+            g = fit_grid(beat_act[a:b], down_act[a:b], fps=fps, duration=(b - a) / fps, params=self.grid)
+            if g is not None and g.lift >= min_lift:
+                pieces.append((a / fps, (b - a) / fps, g))
+        if not pieces:
+            return no_tempo(backend, duration)
+        meters = [g.beats_per_bar for _, _, g in pieces]
+        meter = max(set(meters), key=meters.count)
+        bpm = float(np.median([g.bpm for _, _, g in pieces]))
+        kept = [(t0, d, g) for t0, d, g in pieces if abs(g.bpm / bpm - 1) <= 0.08]
+        beats: list[float] = []
+        positions: list[int] = []
+        for t0, d, g in kept:
+            b, _, pos = grid_times(g, d)
+            period = 60.0 / g.bpm
+            for t, p in zip(b + t0, pos):
+                if beats and t - beats[-1] < 0.5 * period:  # windows meet: no double beats
+                    continue
+                if g.beats_per_bar != meter:
+                    adjacent = beats and t - beats[-1] < 1.5 * period
+                    p = positions[-1] % meter + 1 if adjacent else 1
+                beats.append(float(t))
+                positions.append(int(p))
+        downbeats = tuple(t for t, p in zip(beats, positions) if p == 1)
+        covered = sum(d for _, d, _ in kept) / duration
+        conf = float(np.mean([confidence(g) for _, _, g in kept])) * covered
+        return AnalysisResult(bpm=bpm, beats=tuple(beats), downbeats=downbeats, beat_positions=tuple(positions),
+                              beats_per_bar=meter, confidence=round(conf, 3), backend=backend, duration=duration)
 
 
 def analyze(audio: np.ndarray, *, sample_rate: int, backend: str = "auto", loop: bool = False) -> AnalysisResult:
