@@ -7,6 +7,7 @@ Exit status: 0 when every file was analysed, 1 when some could not be, 2 when no
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,7 +25,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "analyze",
         help="tempo, beats, downbeats and a suggested loop of audio files",
-        description=__doc__.splitlines()[0].split(": ", 1)[1],
+        description=__doc__.split("\n", 1)[1].strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files (any format libsndfile reads)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per file")
