@@ -326,3 +326,33 @@ def test_launch_warms_the_engine_up_in_the_background(make_window, qtbot, librar
     qtbot.waitUntil(lambda: window.library_model.rowCount() == 2, timeout=15000)
     qtbot.waitUntil(lambda: window.warmed_up and not window.jobs.busy, timeout=120000)
     assert window.statusBar().currentMessage() in ("Ready", "")
+
+
+def test_a_refused_edit_says_why_and_shows_what_is_stored(make_window, qtbot, library_root):
+    from cratedigger.library.naming import MAX_NAME_CHARS
+
+    window = loaded_window(make_window, qtbot)
+    sid = lib_sample(library_root, "lazy").id
+    select(window, qtbot, "lazy")
+    window.name_edit.setText("x" * (MAX_NAME_CHARS + 5))
+    window.name_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.messages.text().startswith("Could not rename"), timeout=5000)
+    assert "longer than" in window.messages.text() and window.messages.kind == "error"
+    qtbot.waitUntil(lambda: window.library_model.get(f"lib:{sid}").name == "lazy", timeout=5000)
+    assert lib_state(library_root, sid).name == "lazy"
+
+
+def test_typing_in_fields_is_not_taken_as_shortcuts(make_window, qtbot, library_root):
+    window = loaded_window(make_window, qtbot)
+    sid = lib_sample(library_root, "lazy").id
+    select(window, qtbot, "lazy")
+    spin = window.panel.count_spin
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "12")
+    assert spin.value() == 12
+    window.filters.search.setFocus()
+    qtbot.keyClicks(window.filters.search, "5 f k l")
+    assert window.filters.search.text() == "5 f k l"
+    assert window.current.rating == 0 and not window.current.favourite and window.transport.loop_button.isChecked()
+    assert lib_state(library_root, sid).rating == 0

@@ -610,9 +610,13 @@ class MainWindow(QMainWindow):
             self._show_curation(entry)
 
     def _edit(self, entry: Entry, op: str, value=None, on_done=None) -> None:
+        def failed(message: str) -> None:
+            self.show_error(f"Could not {op} “{entry.name}”: {message}")
+            self.refresh_library()  # the view showed the change at once: put back what is stored
+
         self.jobs.submit(
             "library", tasks.edit_job, self.library, entry.sample_id, op, value, kind=f"edit-{op}",
-            on_done=on_done or self._update_entry, on_error=lambda m: self.show_error(f"Could not {op} “{entry.name}”: {m}"),
+            on_done=on_done or self._update_entry, on_error=failed,
         )
 
     def _change_current(self, op: str, value, local: Callable[[Entry], Entry]) -> None:
