@@ -237,6 +237,8 @@ def mel_to_magnitude(mel: torch.Tensor, params: MelParams, *, n_updates: int = 1
     power = numerator / basis.bin_totals.clamp_min(1e-8)[:, None]
     for _ in range(n_updates):
         power = power * (numerator / (basis.to_bins(basis.to_mels(power)) + 1e-12))
+        # Updates drive silent bins towards zero; denormal floats would make every op ~10x slower.
+        power.clamp_min_(1e-20)
     n_bins = power.shape[0]
     return power.clamp_min(0).sqrt().reshape(n_bins, batch, frames).permute(1, 0, 2)
 
