@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self._fresh_number = 0
         self._model_info: dict = {}
         self._gen_ready = 0
+        self._gen_progress = (0, 0)
         self._gen_label = "generating"
         self._details: OrderedDict[str, tasks.Detail] = OrderedDict()
         self._drag_files: dict[int, Path] = {}
@@ -190,6 +191,7 @@ class MainWindow(QMainWindow):
         self.main_split.setStretchFactor(0, 2)
         self.main_split.setStretchFactor(1, 5)
         self.main_split.setSizes([380, 900])
+        self.right_split.setSizes([300, 460])  # first run: room for ~6 library rows above the detail view
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -484,11 +486,14 @@ class MainWindow(QMainWindow):
         first_ever = self.fresh_model.rowCount() == 0
         self.fresh_model.append(entries)
         self._gen_ready += len(entries)
+        if self.jobs.running("generate") and self._gen_progress[1]:
+            self._generation_progress(*self._gen_progress)  # "n ready" changes between steps too
         self.fresh_count.setText(f"{self.fresh_model.rowCount()} loops")
         if first_ever and self.current is None and entries:
             self.fresh_list.select_key(entries[0].key)
 
     def _generation_progress(self, done: int, total: int) -> None:
+        self._gen_progress = (done, total)
         self.panel.set_progress(done, total, f"{self._gen_label}: {100 * done // max(1, total)}% · {self._gen_ready} ready")
 
     def _generation_finished(self, text: str) -> None:

@@ -42,7 +42,23 @@ class ModelCache:
             self._model = None  # free the old weights before loading new ones
             self._model = load_model(ref, device=None if device == "auto" else device)
             self._key = key
+            if self._model.device.type == "cpu":
+                leave_a_core_for_the_gui()
         return self._model
+
+
+def leave_a_core_for_the_gui() -> None:
+    """CPU sampling uses every core by default, and then the GUI thread (and the audio callback)
+    queue behind it; one core fewer costs little on a many-core machine and keeps the app fluid."""
+    import os
+
+    import torch
+
+    cores = os.cpu_count() or 1
+    wanted = max(1, cores - 1)
+    if torch.get_num_threads() > wanted:
+        torch.set_num_threads(wanted)
+        log.info("CPU sampling on %d of %d cores", wanted, cores)
 
 
 def describe_model(model: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from cratedigger.cancel import CancelToken
 from cratedigger.errors import CancelledError, CrateDiggerError
@@ -113,11 +113,13 @@ class Jobs(QObject):
 
     idle_changed = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None, *, analysis_threads: int = 2) -> None:
+    def __init__(self, parent: QObject | None = None, *, analysis_threads: int | None = None) -> None:
         super().__init__(parent)
         self.pools = {"generation": QThreadPool(self), "library": QThreadPool(self), "analysis": QThreadPool(self)}
         self.pools["generation"].setMaxThreadCount(1)
         self.pools["library"].setMaxThreadCount(1)
+        if analysis_threads is None:  # a few, but never all the cores: the GUI thread needs one
+            analysis_threads = max(1, min(3, QThread.idealThreadCount() - 1))
         self.pools["analysis"].setMaxThreadCount(analysis_threads)
         self._relay = _Relay(self)
         self._relay.finished.connect(self._on_finished)
