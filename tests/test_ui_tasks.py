@@ -68,3 +68,17 @@ def test_display_spectrogram_covers_the_audio_on_the_time_axis():
     assert image.dtype == np.uint8 and image.shape == (96, int(np.ceil(audio.size / 256)))
     # row 0 is the lowest band: the kick's energy sits low, the hats high
     assert image[:10].mean() > image[-10:].mean()
+
+
+def test_the_detail_waveform_is_an_envelope_that_keeps_every_peak():
+    from cratedigger_ui.widgets.detail_view import ENVELOPE_BINS, waveform_points
+
+    audio = np.zeros(RATE * 6, np.float32)
+    audio[12345] = 0.9  # a single-sample click must survive the reduction
+    audio[-1] = -0.7
+    t, y = waveform_points(audio, RATE)
+    assert y.size == 2 * ENVELOPE_BINS and y.max() == pytest.approx(0.9) and y.min() == pytest.approx(-0.7)
+    assert t[0] == 0 and 5.99 < t[-1] < 6.0 and np.all(np.diff(t) > 0)
+    short = np.ones(100, np.float32)
+    t, y = waveform_points(short, RATE)
+    assert y is short and t[-1] == pytest.approx(99 / RATE)

@@ -450,6 +450,7 @@ class MainWindow(QMainWindow):
         if self.jobs.running("generate"):
             return
         self._gen_ready = 0
+        self._gen_progress = (0, 0)
         self._gen_label = f"{args.count} breaks"
         self.panel.set_busy(True, "loading model…")
         self.statusBar().showMessage(f"Generating {args.count} breaks with {args.ref}")
@@ -532,6 +533,7 @@ class MainWindow(QMainWindow):
             steps=self.panel.steps_spin.value(), scheduler=self.panel.scheduler_box.currentText(),
         )
         self._gen_ready = 0
+        self._gen_progress = (0, 0)
         self._gen_label = f"extending by {bars} bars"
         self.panel.set_busy(True, "loading model…")
         self.jobs.submit(
@@ -563,6 +565,7 @@ class MainWindow(QMainWindow):
             scheduler=self.panel.scheduler_box.currentText(),
         )
         self._gen_ready = 0
+        self._gen_progress = (0, 0)
         self._gen_label = f"{count} variations"
         self.panel.set_busy(True, "loading model…")
         self.jobs.submit(
