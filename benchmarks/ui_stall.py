@@ -25,26 +25,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from silent_stream import SilentStream  # noqa: E402
+
 import numpy as np  # noqa: E402
 
 BREAKS_256_MEL = dict(x_res=256, y_res=256, sample_rate=22050, n_fft=2048, hop_length=512, top_db=80, n_iter=32)
 TICK_MS = 2
-
-
-class NullStream:
-    """No sound card on benchmark machines: the player's clips are prepared, nothing is opened."""
-
-    def __init__(self, **kwargs):
-        pass
-
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
 
 
 class StallWatchdog:
@@ -115,7 +101,7 @@ def main() -> int:
     window = MainWindow(
         settings=AppSettings(make_settings(str(work / "settings.ini"))),
         library_root=work / "library",
-        player_factory=lambda: Player(stream_factory=NullStream),
+        player_factory=lambda: Player(stream_factory=SilentStream),
         drag_cache=work / "drag",
     )
     window.resize(1280, 800)

@@ -22,6 +22,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 
+from silent_stream import SilentStream  # noqa: E402
+
 LOOPS = [  # (lmms file, name, tags, rating, favourite)
     ("break01.ogg", "dusty one-bar", ["dusty", "amen-ish"], 5, True),
     ("break02.ogg", "rolling break", ["dusty"], 4, False),
@@ -31,20 +33,6 @@ LOOPS = [  # (lmms file, name, tags, rating, favourite)
     ("house_loop01.ogg", "house shuffle", ["house"], 3, False),
     ("electro_beat01.ogg", "electro stomp", ["electro"], 1, False),
 ]
-
-
-class NullStream:
-    def __init__(self, **kwargs):
-        pass
-
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
 
 
 def fill_library(root: Path) -> None:
@@ -86,7 +74,7 @@ def shoot(out_dir: Path, *, suffix: str = "", only_library: bool = False) -> lis
     window = MainWindow(
         settings=AppSettings(make_settings(str(work / "settings.ini"))),
         library_root=work / "library",
-        player_factory=lambda: Player(stream_factory=NullStream),
+        player_factory=lambda: Player(stream_factory=SilentStream),
         drag_cache=work / "drag",
     )
     window.resize(1280, 800)

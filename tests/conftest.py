@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest  # noqa: E402
 
+from silent_stream import SilentStream  # noqa: E402
 from tiny_models import build_tiny_model  # noqa: E402
 
 
@@ -67,23 +68,6 @@ def wide_latent_model(tmp_path_factory):
 
 
 # -- the desktop app (tests/test_ui*.py) ---------------------------------------------------------
-
-
-class SilentStream:
-    """Stands in for sounddevice.OutputStream in app tests: tests pull audio through the player's
-    real callback themselves, so nothing depends on a sound card."""
-
-    def __init__(self, **kwargs):
-        self.kwargs = kwargs
-
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
 
 
 @pytest.fixture
