@@ -449,17 +449,25 @@ class MainWindow(QMainWindow):
     def start_generation(self, args: tasks.GenerateArgs) -> None:
         if self.jobs.running("generate"):
             return
+        self.statusBar().showMessage(f"Generating {args.count} breaks with {args.ref}")
+        self._submit_model_job(
+            "Generation", f"{args.count} breaks", tasks.generate_job, args, parent=None, kind="generated",
+            on_done=lambda n: self._generation_finished(f"{n} generated"),
+        )
+
+    def _submit_model_job(self, title: str, label: str, job, args, *, parent, kind: str, on_done) -> None:
+        """Run one model job (generate, extend, variations) on the generation pool, its results
+        landing in the Fresh tray with `kind` and lineage to `parent`."""
         self._gen_ready = 0
         self._gen_progress = (0, 0)
-        self._gen_label = f"{args.count} breaks"
+        self._gen_label = label
         self.panel.set_busy(True, "loading model…")
-        self.statusBar().showMessage(f"Generating {args.count} breaks with {args.ref}")
         self.jobs.submit(
-            "generation", tasks.generate_job, self.model_cache, args, kind="generate",
-            on_partial=lambda p: self._generation_partial(p, parent=None, kind="generated"),
+            "generation", job, self.model_cache, args, kind="generate",
+            on_partial=lambda p: self._generation_partial(p, parent=parent, kind=kind),
             on_progress=self._generation_progress,
-            on_done=lambda n: self._generation_finished(f"{n} generated"),
-            on_error=lambda m: self._generation_failed("Generation", m),
+            on_done=on_done,
+            on_error=lambda m: self._generation_failed(title, m),
             on_cancelled=lambda: self._generation_finished("cancelled"),
         )
 
@@ -532,17 +540,9 @@ class MainWindow(QMainWindow):
             bpm=float(entry.bpm), bars_to_add=bars, beats_per_bar=entry.beats_per_bar,
             steps=self.panel.steps_spin.value(), scheduler=self.panel.scheduler_box.currentText(),
         )
-        self._gen_ready = 0
-        self._gen_progress = (0, 0)
-        self._gen_label = f"extending by {bars} bars"
-        self.panel.set_busy(True, "loading model…")
-        self.jobs.submit(
-            "generation", tasks.extend_job, self.model_cache, args, kind="generate",
-            on_partial=lambda p: self._generation_partial(p, parent=entry, kind="extended"),
-            on_progress=self._generation_progress,
+        self._submit_model_job(
+            "Extend", f"extending by {bars} bars", tasks.extend_job, args, parent=entry, kind="extended",
             on_done=lambda result: self._extended(result, entry),
-            on_error=lambda m: self._generation_failed("Extend", m),
-            on_cancelled=lambda: self._generation_finished("cancelled"),
         )
 
     def _extended(self, result, parent: Entry) -> None:
@@ -564,17 +564,9 @@ class MainWindow(QMainWindow):
             count=count, strength=strength, steps=self.panel.steps_spin.value(),
             scheduler=self.panel.scheduler_box.currentText(),
         )
-        self._gen_ready = 0
-        self._gen_progress = (0, 0)
-        self._gen_label = f"{count} variations"
-        self.panel.set_busy(True, "loading model…")
-        self.jobs.submit(
-            "generation", tasks.variations_job, self.model_cache, args, kind="generate",
-            on_partial=lambda p: self._generation_partial(p, parent=entry, kind="variation"),
-            on_progress=self._generation_progress,
+        self._submit_model_job(
+            "Variations", f"{count} variations", tasks.variations_job, args, parent=entry, kind="variation",
             on_done=lambda n: self._generation_finished(f"{n} variations"),
-            on_error=lambda m: self._generation_failed("Variations", m),
-            on_cancelled=lambda: self._generation_finished("cancelled"),
         )
 
     # -- the library ---------------------------------------------------------------------------
