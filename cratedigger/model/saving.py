@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from cratedigger.errors import ModelError
+from cratedigger.folders import replace_folder
 from cratedigger.mel import MelParams
 
 
@@ -44,14 +45,7 @@ def save_model_folder(
             "vqvae": ["diffusers", type(vqvae).__name__] if vqvae is not None else [None, None],
         }
         (staging / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
-        if folder.exists():
-            backup = folder.with_name(f".{folder.name}-old")
-            shutil.rmtree(backup, ignore_errors=True)
-            os.replace(folder, backup)
-            os.replace(staging, folder)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
+        replace_folder(staging, folder)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise ModelError(f"{folder}: cannot write model ({exc})") from exc

@@ -31,6 +31,7 @@ from cratedigger.audio.dsp import to_mono
 from cratedigger.audio.io import read_audio
 from cratedigger.cancel import CancelToken
 from cratedigger.errors import AudioFileError, BadParameterError, CrateDiggerError
+from cratedigger.folders import replace_folder
 from cratedigger.mel import MelParams, audio_to_images
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ def build_dataset(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         report = _write(files, audio_root, staging, mel, hop_slices, on_progress, cancel)
-        _replace_folder(staging, out)
+        replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -214,17 +215,6 @@ def _reason(exc: Exception, path: Path) -> str:
     text = str(exc)
     prefix = f"{path}: "
     return text[len(prefix):] if text.startswith(prefix) else text
-
-
-def _replace_folder(staging: Path, out: Path) -> None:
-    if out.exists():
-        backup = out.with_name(f".{out.name}-old")
-        shutil.rmtree(backup, ignore_errors=True)
-        os.replace(out, backup)
-        os.replace(staging, out)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        os.replace(staging, out)
 
 
 def _card(mel: MelParams, images: int, files: int) -> str:
