@@ -23,18 +23,13 @@ from cratedigger.extend import extend_loop, plan_extension
 from cratedigger.mel import MelParams
 from cratedigger.model import choose_device, load_model
 from cratedigger.model.saving import save_model_folder
-from sampling import breaks_256_unet, sync
+from sampling import breaks_256_unet, reference_pipeline, sync
 
 
 def reference_extend(folder, device, loop, *, bpm, bars, steps, seed):
-    from diffusers import AudioDiffusionPipeline, DDIMScheduler
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pipe = AudioDiffusionPipeline.from_pretrained(folder)
-        pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
-        pipe = pipe.to(device)
-        pipe.set_progress_bar_config(disable=True)
+        pipe = reference_pipeline(folder, device)
         mel = MelParams()
         bar = 4 * 60 / bpm * mel.sample_rate
         plan = plan_extension(slice_samples=mel.slice_samples, bar_samples=bar, bars_to_add=bars, existing=loop.size)

@@ -42,15 +42,22 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def run_reference(folder: Path, device, *, batch: int, steps: int, seed: int) -> float:
+def reference_pipeline(folder: Path, device):
+    """diffusers' deprecated AudioDiffusionPipeline on `folder`, with a DDIM scheduler (call it
+    inside warnings.catch_warnings: the pipeline warns on load and on every call)."""
     from diffusers import AudioDiffusionPipeline, DDIMScheduler
 
+    pipe = AudioDiffusionPipeline.from_pretrained(folder)
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def run_reference(folder: Path, device, *, batch: int, steps: int, seed: int) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pipe = AudioDiffusionPipeline.from_pretrained(folder)
-        pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
-        pipe = pipe.to(device)
-        pipe.set_progress_bar_config(disable=True)
+        pipe = reference_pipeline(folder, device)
         sync(device)
         start = time.perf_counter()
         pipe(batch_size=batch, steps=steps, generator=torch.Generator(device=device).manual_seed(seed))

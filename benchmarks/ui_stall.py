@@ -79,6 +79,26 @@ def build_model(folder: Path) -> Path:
     return folder
 
 
+def open_offscreen_window(work: Path):
+    """The real app window at 1280x800 on a library, settings file and drag cache inside `work`,
+    with a silent output stream (no sound card here). Returns (app, window), shown."""
+    from cratedigger.playback import Player
+    from cratedigger_ui.app import create_app
+    from cratedigger_ui.main_window import MainWindow
+    from cratedigger_ui.settings import AppSettings, make_settings
+
+    app = create_app([sys.argv[0]])
+    window = MainWindow(
+        settings=AppSettings(make_settings(str(work / "settings.ini"))),
+        library_root=work / "library",
+        player_factory=lambda: Player(stream_factory=SilentStream),
+        drag_cache=work / "drag",
+    )
+    window.resize(1280, 800)
+    window.show()
+    return app, window
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder or hub id (default: a random UNet at breaks-256's mel shape)")
@@ -90,22 +110,9 @@ def main() -> int:
 
     from PySide6.QtCore import Qt, QTimer
 
-    from cratedigger.playback import Player
-    from cratedigger_ui.app import create_app
-    from cratedigger_ui.main_window import MainWindow
-    from cratedigger_ui.settings import AppSettings, make_settings
-
     work = Path(tempfile.mkdtemp(prefix="cd-ui-stall-"))
     model = args.model or str(build_model(work / "model"))
-    app = create_app([sys.argv[0]])
-    window = MainWindow(
-        settings=AppSettings(make_settings(str(work / "settings.ini"))),
-        library_root=work / "library",
-        player_factory=lambda: Player(stream_factory=SilentStream),
-        drag_cache=work / "drag",
-    )
-    window.resize(1280, 800)
-    window.show()
+    app, window = open_offscreen_window(work)
     panel = window.panel
     panel.remember_model(model)
     panel.device_box.setCurrentText("cpu")

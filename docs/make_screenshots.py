@@ -22,7 +22,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 
-from silent_stream import SilentStream  # noqa: E402
 
 LOOPS = [  # (lmms file, name, tags, rating, favourite)
     ("break01.ogg", "dusty one-bar", ["dusty", "amen-ish"], 5, True),
@@ -62,23 +61,12 @@ def wait(app, predicate, timeout_s: float) -> bool:
 def shoot(out_dir: Path, *, suffix: str = "", only_library: bool = False) -> list[Path]:
     import numpy as np
 
-    from cratedigger.playback import BLOCK_FRAMES, Player
-    from cratedigger_ui.app import create_app
-    from cratedigger_ui.main_window import MainWindow
-    from cratedigger_ui.settings import AppSettings, make_settings
-    from ui_stall import build_model
+    from cratedigger.playback import BLOCK_FRAMES
+    from ui_stall import build_model, open_offscreen_window
 
     work = Path(tempfile.mkdtemp(prefix="cd-shots-"))
     fill_library(work / "library")
-    app = create_app([sys.argv[0]])
-    window = MainWindow(
-        settings=AppSettings(make_settings(str(work / "settings.ini"))),
-        library_root=work / "library",
-        player_factory=lambda: Player(stream_factory=SilentStream),
-        drag_cache=work / "drag",
-    )
-    window.resize(1280, 800)
-    window.show()
+    app, window = open_offscreen_window(work)
     wait(app, lambda: window.library_model.rowCount() >= 3, 30)
     saved = []
 
