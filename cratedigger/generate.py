@@ -11,6 +11,8 @@ import inspect
 import logging
 import math
 import secrets
+import time
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -20,19 +22,17 @@ import torch
 from cratedigger.audio.dsp import peak_normalise
 from cratedigger.cancel import CancelToken
 from cratedigger.errors import BadParameterError
+from cratedigger.feature_reuse import ReuseForward, check_interval
 from cratedigger.mel import image_to_audio
+from cratedigger.model.device import PRECISIONS, Precision, sampling_precision
 from cratedigger.model.loading import LoadedModel
+from cratedigger.schedulers import SCHEDULERS, check_scheduler, default_steps
+from cratedigger.schedulers import make_scheduler as _make_scheduler
 
 log = logging.getLogger(__name__)
 
-# Scheduler names users type -> diffusers classes. Each is made from the model's own scheduler
-# config, so betas and train steps always come from the model folder.
-SCHEDULERS = {
-    "ddim": "DDIMScheduler",
-    "ddpm": "DDPMScheduler",
-    "dpm++": "DPMSolverMultistepScheduler",
-}
-DEFAULT_STEPS = {"ddim": 50, "dpm++": 20}  # ddpm: the model's own train timesteps
+# The scheduler list lives in cratedigger.schedulers; these names stay for older imports.
+DEFAULT_STEPS = {name: spec.default_steps for name, spec in SCHEDULERS.items() if spec.default_steps}
 MAX_SEED = 2**32 - 1
 
 # on_step(done, total): progress in candidate-steps (a step of a batch of 4 counts 4), so the total
@@ -42,7 +42,12 @@ StepCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What to generate. Seeds: one per candidate; random ones are drawn when not given."""
+    """What to generate. Seeds: one per candidate; random ones are drawn when not given.
+
+    precision: "full" (the load dtype: fp32 on the CPU) or "fast" (bf16 + channels_last on CPUs
+    with native bf16, fp16 on CUDA; see sampling_precision). reuse: feature-reuse interval, 1 = none.
+    preset: the preset these values came from (recorded only; see cratedigger.presets).
+    """
 
     count: int = 1
     steps: int | None = None
@@ -50,12 +55,17 @@ class GenerationRequest:
     seeds: tuple[int, ...] | None = None
     eta: float = 0.0
     batch_size: int | None = None
+    precision: str = "full"
+    reuse: int = 1
+    preset: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= 1024:
             raise BadParameterError(f"count must be an integer from 1 to 1024, got {self.count!r}")
-        if self.scheduler not in SCHEDULERS:
-            raise BadParameterError(f"unknown scheduler {self.scheduler!r} (choose from {', '.join(SCHEDULERS)})")
+        check_scheduler(self.scheduler)
+        if self.precision not in PRECISIONS:
+            raise BadParameterError(f"unknown precision {self.precision!r} (choose from {', '.join(PRECISIONS)})")
+        check_interval(self.reuse)
         if self.steps is not None and (not isinstance(self.steps, int) or not 1 <= self.steps <= 10000):
             raise BadParameterError(f"steps must be an integer from 1 to 10000, got {self.steps!r}")
         if self.seeds is not None:
@@ -72,7 +82,7 @@ class GenerationRequest:
 
     def resolved(self, model: LoadedModel) -> "GenerationRequest":
         """Fill in the step count for the scheduler and draw random seeds where none were given."""
-        steps = self.steps or DEFAULT_STEPS.get(self.scheduler, model.train_timesteps)
+        steps = self.steps or default_steps(self.scheduler, model.train_timesteps)
         if steps > model.train_timesteps:
             raise BadParameterError(f"steps {steps} exceeds the model's {model.train_timesteps} train timesteps")
         seeds = self.seeds or tuple(secrets.randbelow(MAX_SEED + 1) for _ in range(self.count))
@@ -90,6 +100,7 @@ class Candidate:
     image: np.ndarray
     sample_rate: int
     params: dict = field(default_factory=dict)
+    seconds: float | None = None  # wall time of its batch (denoise, decode, inversion) / batch size
 
     @property
     def duration(self) -> float:
@@ -98,19 +109,14 @@ class Candidate:
 
 def make_scheduler(model: LoadedModel, name: str):
     """A fresh scheduler (they are stateful) of the named kind, built from the model's config."""
-    import diffusers
-
-    if name not in SCHEDULERS:
-        raise BadParameterError(f"unknown scheduler {name!r} (choose from {', '.join(SCHEDULERS)})")
-    cls = getattr(diffusers, SCHEDULERS[name])
-    return cls.from_config(model.scheduler_config)
+    return _make_scheduler(model.scheduler_config, name)
 
 
 def default_batch_size(model: LoadedModel, count: int) -> int:
-    """GPUs take big batches, capped by free memory (and halved on out-of-memory); on a CPU, small
-    batches keep results flowing to the UI while the rest cook, at no loss of throughput."""
+    """GPUs take big batches, capped by free memory (and halved on out-of-memory); on a CPU one at a
+    time: batch 4 is no faster per item on two cores, and each candidate reaches the UI sooner."""
     if model.device.type == "cpu":
-        return max(1, min(count, 4))
+        return 1
     cap = 16
     if model.device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(model.device)
@@ -118,13 +124,37 @@ def default_batch_size(model: LoadedModel, count: int) -> int:
     return max(1, min(count, cap))
 
 
-def estimate_item_bytes(model: LoadedModel) -> int:
+def estimate_item_bytes(model: LoadedModel, dtype: torch.dtype | None = None) -> int:
     """Rough peak activation memory of one item in a UNet forward pass: about sixteen feature maps of
     the widest full-resolution block alive at once (measured on breaks-256: ~10-16)."""
     channels, height, width = model.sample_shape
     first_block = int(model.unet.config.block_out_channels[0])
-    element = torch.finfo(model.dtype).bits // 8
+    element = torch.finfo(dtype or model.dtype).bits // 8
     return 16 * height * width * max(first_block, channels) * element
+
+
+# model.unet -> {Precision: the UNet in that precision}; dropped with the model.
+_UNET_VARIANTS: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()
+
+
+def unet_for(model: LoadedModel, precision: Precision) -> torch.nn.Module:
+    """The model's UNet in `precision`. The loaded one serves its own dtype (channels_last is set in
+    place: same results for contiguous callers); another dtype is a cast copy, made once per model."""
+    unet = model.unet
+    if precision.dtype == model.dtype:
+        if precision.channels_last:
+            unet.to(memory_format=torch.channels_last)
+        return unet
+    variants = _UNET_VARIANTS.setdefault(unet, {})
+    if precision not in variants:
+        import copy
+
+        log.info("casting the UNet to %s for fast sampling", precision.name)
+        copied = copy.deepcopy(unet).to(dtype=precision.dtype)
+        if precision.channels_last:
+            copied = copied.to(memory_format=torch.channels_last)
+        variants[precision] = copied.eval().requires_grad_(False)
+    return variants[precision]
 
 
 def generate(
@@ -163,6 +193,8 @@ class BatchSampler:
         self.start_step = start_step
         self.extra_params = extra_params or {}
         self.steps_per_batch = request.steps - start_step
+        # "full" is whatever the model was loaded in (a caller may load fp32 on a GPU)
+        self.precision = Precision(model.dtype) if request.precision == "full" else sampling_precision(model.device, "fast")
         self.done = 0
 
     def run(self, make_start, *, on_batch=None, source_for=None, keep_columns: int = 0) -> list[Candidate]:
@@ -170,6 +202,7 @@ class BatchSampler:
         seeds = list(self.request.seeds)
         batch = self.request.batch_size or default_batch_size(self.model, len(seeds))
         self.total = len(seeds) * self.steps_per_batch
+        unet_for(self.model, self.precision)  # cast before the first batch's clock starts
         results: list[Candidate] = []
         start = 0
         while start < len(seeds):
@@ -196,6 +229,7 @@ class BatchSampler:
     def _run_batch(self, indices, make_start, source_for, keep_columns) -> list[Candidate]:
         seeds = [self.request.seeds[i] for i in indices]
         generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+        started = time.perf_counter()
         done_before = self.done
         self.current_batch = len(indices)
         noise = make_start(seeds, generators)
@@ -214,6 +248,8 @@ class BatchSampler:
                 keep_columns=keep_columns,
                 on_step=self._step,
                 cancel=self.cancel,
+                precision=self.precision,
+                reuse=self.request.reuse,
             )
             images = decode_images(self.model, latents)
         except torch.OutOfMemoryError:
@@ -221,6 +257,7 @@ class BatchSampler:
             raise
         audio = image_to_audio(images, self.model.mel, device=self.model.device)
         images_np = images.cpu().numpy()
+        seconds = (time.perf_counter() - started) / len(indices)
         out = []
         for row, (index, seed) in enumerate(zip(indices, seeds)):
             params = {
@@ -231,7 +268,10 @@ class BatchSampler:
                 "eta": self.request.eta,
                 "seed": seed,
                 "device": str(self.model.device),
-                "dtype": str(self.model.dtype).removeprefix("torch."),
+                "dtype": str(self.precision.dtype).removeprefix("torch."),
+                "precision": self.precision.name,
+                "reuse": self.request.reuse,
+                "preset": self.request.preset,
                 "sample_rate": self.model.mel.sample_rate,
                 **self.extra_params,
             }
@@ -243,6 +283,7 @@ class BatchSampler:
                     image=images_np[row],
                     sample_rate=self.model.mel.sample_rate,
                     params=params,
+                    seconds=seconds,
                 )
             )
         return out
@@ -279,6 +320,8 @@ def denoise(
     keep_columns: int = 0,
     on_step: StepCallback | None = None,
     cancel: CancelToken | None = None,
+    precision: Precision | None = None,
+    reuse: int = 1,
 ) -> torch.Tensor:
     """The denoising loop on model space [B, C, H, W] (pixels in [-1, 1], or scaled latents).
 
@@ -286,6 +329,8 @@ def denoise(
     (generation from audio: every item depends on the source, even at full strength).
     keep_columns > 0: the first columns of `source`, noised to each step, overwrite the sample after
     every step (outpainting), and are exactly the source at the end.
+    precision: the UNet's dtype and layout (default: the model's load dtype, contiguous); the
+    sample and the scheduler stay fp32 whatever it is. reuse: feature-reuse interval (1 = none).
     """
     sched = make_scheduler(model, scheduler)
     sched.set_timesteps(steps, device=model.device)
@@ -302,12 +347,14 @@ def denoise(
     else:
         sample = sample * sched.init_noise_sigma
     kwargs = _step_kwargs(sched, eta=eta, generators=generators)
-    unet = model.unet
+    precision = precision or Precision(model.dtype)
+    forward = ReuseForward(unet_for(model, precision), reuse)
+    layout = torch.channels_last if precision.channels_last else torch.contiguous_format
     for i, t in enumerate(timesteps):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        model_input = sched.scale_model_input(sample, t).to(model.dtype)
-        prediction = unet(model_input, t).sample.to(torch.float32)
+        model_input = sched.scale_model_input(sample, t).to(precision.dtype).contiguous(memory_format=layout)
+        prediction = forward(model_input, t).to(torch.float32).contiguous()
         sample = sched.step(prediction, t, sample, **kwargs).prev_sample
         if keep_columns > 0:
             if i + 1 < len(timesteps):
