@@ -3,7 +3,7 @@
     cratedigger library [--root DIR] add FILE... [--tags t1,t2]
     cratedigger library list [--tag T]... [--any] [--bpm 80-100] [--text W] [--json] ...
     cratedigger library tag ID T... | untag ID T... | rate ID N | trash ID... | restore ID... | purge [ID...]
-    cratedigger library export ID... --to DIR [--rate 44100] [--bits 24]
+    cratedigger library export ID... --to DIR [--rate 44100] [--bits 24] [--bpm 90 [--fit stretch|repitch]]
     cratedigger library check [--repair]
 
 The folder is --root, else $CRATEDIGGER_LIBRARY, else the platform's user data folder.
@@ -106,6 +106,10 @@ def register(subparsers) -> None:
     ap.add_argument("--to", required=True, type=Path, metavar="DIR", help="destination folder (created if needed)")
     ap.add_argument("--rate", type=int, default=None, help="44100 or 48000 (default: the sample's own rate)")
     ap.add_argument("--bits", type=int, default=16, help="16 or 24 (default 16)")
+    ap.add_argument("--bpm", type=float, default=None, metavar="N",
+                    help="export at this project tempo (whole bars at N BPM; 0.5x-2x of the loop's tempo)")
+    ap.add_argument("--fit", choices=("stretch", "repitch"), default="stretch",
+                    help="with --bpm: stretch keeps the pitch (default), repitch changes speed and pitch like a sampler")
 
     ap = action("trash", "move samples to the trash", _trash)
     ap.add_argument("ids", nargs="+", type=_sample_id, metavar="ID")
@@ -197,7 +201,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.bits not in (16, 24):
         raise BadParameterError(f"--bits must be 16 or 24, got {args.bits}")
     with _open(args) as lib:
-        for path in export_samples(lib, args.ids, args.to, rate=args.rate, bits=args.bits):
+        for path in export_samples(lib, args.ids, args.to, rate=args.rate, bits=args.bits, bpm=args.bpm, fit=args.fit):
             print(path)
     return 0
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from cratedigger import tempo_fit
 from cratedigger.audio.io import validate_audio
 from cratedigger.errors import AnalysisError, BadParameterError, LibraryError
 from cratedigger.library import files, riff
@@ -136,13 +137,20 @@ def export_sample(
     rate: int | None = None,
     bits: int = 16,
     bars: int = 4,
+    bpm: float | None = None,
+    fit: str = "stretch",
 ) -> Path:
     """Export one sample into `folder` as `{name}_{bpm}bpm_{bars}bar.wav` (a free name: `-2`, `-3`...
-    are added before the BPM when taken). Returns the new file's path."""
+    are added before the BPM when taken). Returns the new file's path.
+    bpm: play it at this project tempo, by `fit` "stretch" or "repitch" (see cratedigger.tempo_fit)."""
     check_export_options(rate=rate, bits=bits)
     s = sample if isinstance(sample, Sample) else library.get(sample)
+    if bpm is not None:
+        tempo_fit.check_sample_fit(s, bpm=bpm, mode=fit)
     folder = _ensure_folder(folder)
     loop = loop_audio(library, s, bars=bars)
+    if bpm is not None:
+        loop = tempo_fit.fit_loop(loop, bpm=bpm, mode=fit, what=f"sample {s.id} ({s.name})")
     audio, out_rate = resample(loop.audio, sample_rate=loop.sample_rate, rate=rate)
     payload = _payload(loop, audio, out_rate, bits)
     names = candidate_names(s.name, bpm=loop.bpm, bars=loop.bars)
@@ -150,27 +158,36 @@ def export_sample(
 
 
 def export_samples(
-    library: Library, samples: Iterable[SampleRef], folder: str | os.PathLike, *, rate: int | None = None, bits: int = 16
+    library: Library, samples: Iterable[SampleRef], folder: str | os.PathLike, *, rate: int | None = None, bits: int = 16,
+    bpm: float | None = None, fit: str = "stretch",
 ) -> list[Path]:
     """Export several samples into one folder; names never collide. Returns the paths in order."""
     check_export_options(rate=rate, bits=bits)
     ids = [s if isinstance(s, Sample) else library.get(s) for s in samples]  # fail before writing anything
-    return [export_sample(library, s, folder, rate=rate, bits=bits) for s in ids]
+    for s in ids if bpm is not None else ():
+        tempo_fit.check_sample_fit(s, bpm=bpm, mode=fit)
+    return [export_sample(library, s, folder, rate=rate, bits=bits, bpm=bpm, fit=fit) for s in ids]
 
 
 def export_for_drag(
-    library: Library, sample: SampleRef, *, cache_dir: str | os.PathLike | None = None, rate: int | None = None, bits: int = 16
+    library: Library, sample: SampleRef, *, cache_dir: str | os.PathLike | None = None, rate: int | None = None, bits: int = 16,
+    bpm: float | None = None, fit: str = "stretch",
 ) -> Path:
     """A file to hand to a drag-and-drop: cached per sample (`<cache>/<uid>/<name>...wav`) and
-    replaced in place on the next drag, so DAWs always get the current name and audio."""
+    replaced in place on the next drag, so DAWs always get the current name and audio.
+    bpm/fit: at the project tempo, as in `export_sample`."""
     check_export_options(rate=rate, bits=bits)
     s = sample if isinstance(sample, Sample) else library.get(sample)
+    if bpm is not None:
+        tempo_fit.check_sample_fit(s, bpm=bpm, mode=fit)
     if cache_dir is None:
         import platformdirs
 
         cache_dir = platformdirs.user_cache_path("CrateDigger", appauthor=False) / "drag"
     folder = _ensure_folder(Path(cache_dir) / s.uid)
     loop = loop_audio(library, s)
+    if bpm is not None:
+        loop = tempo_fit.fit_loop(loop, bpm=bpm, mode=fit, what=f"sample {s.id} ({s.name})")
     audio, out_rate = resample(loop.audio, sample_rate=loop.sample_rate, rate=rate)
     name = next(iter(candidate_names(s.name, bpm=loop.bpm, bars=loop.bars)))
     for old in folder.glob("*.wav"):  # a renamed sample must not leave its old name behind
