@@ -11,6 +11,7 @@ end -> start continues the way the recording did.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +109,29 @@ def slice_loop(audio: np.ndarray, *, sample_rate: int, analysis: AnalysisResult,
     if not np.all(np.isfinite(audio)):
         raise AnalysisError("audio contains NaN or infinite samples")
     plan = plan_loop(analysis, sample_rate=sample_rate, n_samples=audio.shape[0], bars=bars)
+    return _cut(plan, lambda a, b: audio[a:b], n_samples=audio.shape[0], sample_rate=sample_rate)
+
+
+def slice_file(path: str | os.PathLike, *, analysis: AnalysisResult, bars: int = 4) -> LoopSlice:
+    """slice_loop for a file of any length: reads only the loop and a few ms around it."""
+    from cratedigger.audio.io import audio_info, read_audio
+
+    info = audio_info(path)
+    plan = plan_loop(analysis, sample_rate=info.sample_rate, n_samples=info.frames, bars=bars)
+    margin = int((SEAM_MS + ZERO_CROSSING_MS) * info.sample_rate / 1000.0) + 2
+    lo, hi = max(0, plan.start - margin), min(info.frames, plan.end + margin)
+    region, _ = read_audio(path, start=lo, frames=hi - lo)
+    if not np.all(np.isfinite(region)):
+        raise AnalysisError("audio contains NaN or infinite samples")
+
+    def read(a: int, b: int) -> np.ndarray:
+        return region[max(0, a - lo) : max(0, b - lo)]
+
+    return _cut(plan, read, n_samples=info.frames, sample_rate=info.sample_rate)
+
+
+def _cut(plan: LoopPlan, read, *, n_samples: int, sample_rate: int) -> LoopSlice:
+    """Cut plan's loop through read(a, b) -> source samples a..b, and smooth its seam."""
     length = plan.end - plan.start
     seam = max(1, int(round(SEAM_MS * sample_rate / 1000.0)))
     start = plan.start
@@ -115,12 +139,13 @@ def slice_loop(audio: np.ndarray, *, sample_rate: int, analysis: AnalysisResult,
         # no audio before the start to crossfade with: begin at a zero crossing instead, keeping
         # the exact length (the loop moves by at most ZERO_CROSSING_MS)
         reach = int(ZERO_CROSSING_MS * sample_rate / 1000.0)
-        zc = nearest_zero_crossing(to_mono(audio), start, max_distance=reach)
-        if 0 <= zc and zc + length <= audio.shape[0]:
+        head = read(0, min(n_samples, start + reach + 2))
+        zc = nearest_zero_crossing(to_mono(head), start, max_distance=reach)
+        if 0 <= zc and zc + length <= n_samples:
             start = zc
     end = start + length
-    loop = np.array(audio[start:end], dtype=np.float32, copy=True)
-    _smooth_seam(loop, pre_roll=audio[max(0, start - seam):start], seam=seam)
+    loop = np.array(read(start, end), dtype=np.float32, copy=True)
+    _smooth_seam(loop, pre_roll=read(max(0, start - seam), start), seam=seam)
     return LoopSlice(audio=loop, sample_rate=int(sample_rate), start=int(start), end=int(end),
                      bars=plan.bars, beats=plan.beats, bpm=float(plan.bpm))
 

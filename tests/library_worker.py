@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
+from cratedigger import atomic  # noqa: E402
 from cratedigger.library import Library, export_sample, files, store  # noqa: E402
 from library_helpers import click_loop  # noqa: E402
 
@@ -40,7 +41,7 @@ def install_pause(phase: str) -> None:
             os.fsync(fd)
             pause()
 
-        files._write_all = half_write
+        atomic._write_payload = half_write
     elif phase == "file-linked":
         real = files.write_new_file
 
@@ -74,7 +75,7 @@ def main() -> None:
     parser.add_argument("--no-tmpfile", action="store_true", help="use the named-temp-file fallback")
     args = parser.parse_args()
     if args.no_tmpfile:
-        files._supports_tmpfile = lambda: False
+        atomic.supports_tmpfile = lambda: False
     if args.pause:
         install_pause(args.pause)
     sr = 44100

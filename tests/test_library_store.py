@@ -481,9 +481,10 @@ def test_named_temp_fallback_never_clobbers(tmp_path, monkeypatch, hard_links):
     hard links too (FAT), a look-then-rename. Either way: complete files, no overwrite, no leftovers."""
     import errno
 
+    from cratedigger import atomic
     from cratedigger.library import files
 
-    monkeypatch.setattr(files, "_supports_tmpfile", lambda: False)
+    monkeypatch.setattr(atomic, "supports_tmpfile", lambda: False)
     if not hard_links:
         def no_links(src, dst, **kwargs):
             raise OSError(errno.EPERM, "Operation not permitted")

@@ -8,6 +8,7 @@ An Analyzer is cheap; madmom's networks are loaded once per process on first use
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from cratedigger.analysis import _madmom, backends
 from cratedigger.analysis.grid import Grid, GridParams, fit_grid, grid_times
 from cratedigger.analysis.result import AnalysisResult
+from cratedigger.audio.io import AudioInfo, audio_info, iter_blocks, read_audio
 from cratedigger.errors import AnalysisError, BadParameterError
 
 BACKENDS = ("auto", "madmom", "librosa")
@@ -22,6 +24,9 @@ MIN_DURATION = 1.0  # seconds; shorter clips cannot show two beats at slow tempo
 SILENCE_PEAK = 10 ** (-70 / 20)  # -70 dBFS
 LONG_CLIP = 24.0  # seconds: longer recordings are fitted window by window (their tempo drifts)
 WINDOW = 10.0  # seconds per window; breaks and generated clips (<= 10 s) are one window
+# above this, activations are computed chunk by chunk (see backends.chunked_activations)
+CHUNKED_ABOVE = backends.CHUNK_S + 2 * backends.CONTEXT_S
+MAX_DURATION = 6 * 3600.0  # seconds: a longer file is refused in one line rather than analysed for hours
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,48 @@ class Analyzer:
             beat_act, down_act = activations(np.tile(mono, 3), sample_rate)
             n = int(round(duration * backends.FPS))
             beat_act, down_act = beat_act[n : 2 * n], down_act[n : 2 * n]
+        elif duration > CHUNKED_ABOVE:
+            beat_act, down_act = backends.chunked_activations(
+                lambda a, b: mono[a:b], n_samples=mono.size, sample_rate=sample_rate, backend=backend)
         else:
             beat_act, down_act = activations(mono, sample_rate)
+        return self._fit(beat_act, down_act, backend=backend, duration=duration, loop=loop)
+
+    def analyze_file(self, path: str | os.PathLike) -> tuple[AnalysisResult, AudioInfo]:
+        """Analyse a file in bounded memory: long recordings are read block by block, never whole.
+
+        Returns the result and the file's header info (frames, rate, channels). Raises
+        AudioFileError for unreadable files and AnalysisError for audio that cannot be analysed.
+        """
+        info = audio_info(path)
+        if info.duration <= CHUNKED_ABOVE:
+            audio, sr = read_audio(path)
+            return self.analyze(audio, sample_rate=sr), info
+        if info.duration > MAX_DURATION:
+            raise AnalysisError(f"{path}: {info.duration / 3600:.1f} h is longer than the {MAX_DURATION / 3600:.0f} h "
+                                "that can be analysed in one go; cut it into parts")
+        peak = 0.0
+        for block in iter_blocks(path):  # first pass: is it finite, and how loud (the level is set once)
+            if not np.all(np.isfinite(block)):
+                raise AnalysisError("audio contains NaN or infinite samples")
+            peak = max(peak, float(np.max(np.abs(block.mean(axis=1)))))
+        if peak < SILENCE_PEAK:
+            level = "-inf" if peak == 0 else f"{20 * math.log10(peak):.0f}"
+            raise AnalysisError(f"audio is silent (peak {level} dBFS); nothing to analyse")
+        scale = 0.9 / peak
+
+        def read(a: int, b: int) -> np.ndarray:
+            block, _ = read_audio(path, always_2d=True, start=a, frames=b - a)
+            return np.ascontiguousarray(block.mean(axis=1) * scale, dtype=np.float32)
+
+        backend = self.resolved_backend()
+        beat_act, down_act = backends.chunked_activations(read, n_samples=info.frames, sample_rate=info.sample_rate,
+                                                          backend=backend)
+        return self._fit(beat_act, down_act, backend=backend, duration=info.duration, loop=False), info
+
+    def _fit(self, beat_act: np.ndarray, down_act: np.ndarray, *, backend: str, duration: float,
+             loop: bool) -> AnalysisResult:
+        """Activations -> a steady grid (one, or one per window for long recordings) -> the result."""
         min_lift = dict(self.min_lift)[backend]
         if duration > LONG_CLIP and not loop:
             return self._long(beat_act, down_act, backend=backend, duration=duration, min_lift=min_lift)
@@ -125,6 +170,11 @@ class Analyzer:
 def analyze(audio: np.ndarray, *, sample_rate: int, backend: str = "auto", loop: bool = False) -> AnalysisResult:
     """Tempo, beats, downbeats and meter of a clip; see Analyzer. Raises AnalysisError for bad input."""
     return Analyzer(backend=backend).analyze(audio, sample_rate=sample_rate, loop=loop)
+
+
+def analyze_file(path: str | os.PathLike, *, backend: str = "auto") -> tuple[AnalysisResult, AudioInfo]:
+    """Analyse a file in bounded memory; see Analyzer.analyze_file."""
+    return Analyzer(backend=backend).analyze_file(path)
 
 
 def checked_mono(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:

@@ -6,6 +6,8 @@ second; "beat" includes downbeats. The grid fitting that turns them into a tempo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import soxr
 
@@ -27,6 +29,19 @@ def librosa_activations(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray,
 
     No trained model here, so downbeats are a weaker guess: kicks tend to land on the one.
     """
+    full, low = librosa_envelopes(mono, sample_rate)
+    return activations_from_envelopes(full, low)
+
+
+def activations_from_envelopes(full: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw flux envelopes (whole clip, FPS) -> (beat, downbeat) activations in 0..1."""
+    beat = _normalise(full)
+    down = _normalise(low) * beat
+    return beat.astype(np.float32), down.astype(np.float32)
+
+
+def librosa_envelopes(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unnormalised spectral flux of all bands and of the low band, float64 [frames] at FPS."""
     import librosa
 
     hop = max(1, int(round(sample_rate / FPS)))
@@ -40,9 +55,47 @@ def librosa_activations(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray,
     # librosa frames are hop/sr apart; re-time them to exactly FPS so the grid code can trust fps
     t_src = np.arange(full.size) * hop / sample_rate
     t_dst = np.arange(int(mono.size / sample_rate * FPS)) / FPS
-    beat = np.interp(t_dst, t_src, _normalise(full))
-    down = np.interp(t_dst, t_src, _normalise(low)) * beat
+    return np.interp(t_dst, t_src, full), np.interp(t_dst, t_src, low)
+
+
+# Long recordings are analysed CHUNK_S at a time, each chunk heard with CONTEXT_S of audio on either
+# side (the networks are bidirectional: a beat needs what comes before and after it), so memory
+# stays that of one chunk (~250 MB for madmom) however long the record is.
+CHUNK_S = 60.0
+CONTEXT_S = 4.0
+
+
+def chunked_activations(
+    read: Callable[[int, int], np.ndarray], *, n_samples: int, sample_rate: int, backend: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(beat, downbeat) activations at FPS for a recording read piece by piece.
+
+    read(a, b) -> mono float32 [b - a] of samples a..b (already levelled). Each chunk's activations
+    are computed with its context and trimmed to the chunk, then the pieces are joined.
+    """
+    chunk = int(CHUNK_S * sample_rate)
+    context = int(CONTEXT_S * sample_rate)
+    beats, downs = [], []
+    for c0 in range(0, n_samples, chunk):
+        c1 = min(n_samples, c0 + chunk)
+        a, b = max(0, c0 - context), min(n_samples, c1 + context)
+        piece = read(a, b)
+        if backend == "madmom":
+            beat, down = madmom_activations(piece, sample_rate)
+        else:
+            beat, down = librosa_envelopes(piece, sample_rate)  # normalised over the whole record below
+        f0 = int(round((c0 - a) / sample_rate * FPS))
+        n = int(round(c1 / sample_rate * FPS)) - int(round(c0 / sample_rate * FPS))
+        beats.append(_fit_frames(beat[f0 : f0 + n], n))
+        downs.append(_fit_frames(down[f0 : f0 + n], n))
+    beat, down = np.concatenate(beats), np.concatenate(downs)
+    if backend != "madmom":
+        return activations_from_envelopes(beat, down)
     return beat.astype(np.float32), down.astype(np.float32)
+
+
+def _fit_frames(x: np.ndarray, n: int) -> np.ndarray:
+    return x[:n] if x.size >= n else np.pad(x, (0, n - x.size))
 
 
 def _normalise(env: np.ndarray) -> np.ndarray:

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from cratedigger.analysis import BACKENDS, Analyzer
-from cratedigger.audio.io import read_audio
 from cratedigger.errors import CrateDiggerError
 from cratedigger.slicing import suggest_loop
 
@@ -39,13 +38,12 @@ def register(subparsers) -> None:
 def analyze_file(path: str, analyzer: Analyzer, *, max_bars: int = 8) -> dict:
     """One file -> a JSON-ready dict; {"file", "error"} when it cannot be read or analysed."""
     try:
-        audio, sr = read_audio(path)
-        result = analyzer.analyze(audio, sample_rate=sr)
+        result, info = analyzer.analyze_file(path)  # block by block: a 2-hour record fits in memory
     except CrateDiggerError as exc:
         return {"file": str(path), "error": str(exc)}
-    loop = suggest_loop(result, sample_rate=sr, n_samples=audio.shape[0], bars=max_bars) if result.found else None
-    channels = 1 if audio.ndim == 1 else int(audio.shape[1])
-    return {"file": str(path), "sample_rate": sr, "channels": channels, **result.to_dict(),
+    sr = info.sample_rate
+    loop = suggest_loop(result, sample_rate=sr, n_samples=info.frames, bars=max_bars) if result.found else None
+    return {"file": str(path), "sample_rate": sr, "channels": info.channels, **result.to_dict(),
             "loop": loop.to_dict(sr) if loop else None}
 
 

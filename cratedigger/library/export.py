@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from cratedigger import tempo_fit
-from cratedigger.audio.io import validate_audio
+from cratedigger.audio.io import MAX_PCM_PEAK, fit_pcm, validate_audio
 from cratedigger.errors import AnalysisError, BadParameterError, LibraryError
 from cratedigger.library import files, riff
 from cratedigger.library.naming import candidate_names
@@ -21,7 +21,7 @@ from cratedigger.library.store import Library, Sample, SampleRef
 EXPORT_RATES = (44100, 48000)
 EXPORT_BITS = riff.SUPPORTED_BITS
 # Leaves a hair of headroom so full-scale float audio does not hit the top PCM code.
-MAX_PEAK = 0.999
+MAX_PEAK = MAX_PCM_PEAK
 
 
 @dataclass(frozen=True)
@@ -199,9 +199,8 @@ def export_for_drag(
 
 
 def _fit_pcm(audio: np.ndarray) -> np.ndarray:
-    # Turn down rather than clip: clipped drum transients crackle.
-    peak = float(np.max(np.abs(audio)))
-    return (audio * (MAX_PEAK / peak)).astype(np.float32) if peak > MAX_PEAK else audio
+    # One level rule for every PCM file we write (slice, extend and export alike): turn down, never clip.
+    return fit_pcm(audio)[0]
 
 
 def _payload(loop: LoopAudio, audio: np.ndarray, rate: int, bits: int) -> bytes:

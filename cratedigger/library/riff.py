@@ -14,6 +14,7 @@ import numpy as np
 from cratedigger.errors import BadParameterError
 
 WAVE_FORMAT_PCM = 0x0001
+WAVE_FORMAT_IEEE_FLOAT = 0x0003
 WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 # KSDATAFORMAT_SUBTYPE_PCM, little-endian GUID bytes.
 _PCM_GUID = bytes.fromhex("0100000000001000800000aa00389b71")
@@ -23,7 +24,8 @@ ACID_ROOT_NOTE_SET = 0x02
 ACID_STRETCH = 0x04
 ACID_DISK_BASED = 0x08
 MIDI_MIDDLE_C = 60
-SUPPORTED_BITS = (16, 24)
+SUPPORTED_BITS = (16, 24)  # PCM
+LOOP_BITS = (16, 24, 32)  # 32: IEEE float (what `slice --bits 32` writes)
 
 
 def chunk(chunk_id: bytes, body: bytes) -> bytes:
@@ -57,10 +59,13 @@ def smpl_chunk(*, sample_rate: int, loop_start: int, loop_end: int) -> bytes:
     return chunk(b"smpl", header + loop)
 
 
-def fmt_chunk(*, sample_rate: int, channels: int, bits: int) -> bytes:
-    """PCM format chunk; WAVE_FORMAT_EXTENSIBLE for more than two channels, as the spec asks."""
+def fmt_chunk(*, sample_rate: int, channels: int, bits: int, float_samples: bool = False) -> bytes:
+    """PCM (or IEEE float) format chunk; WAVE_FORMAT_EXTENSIBLE for more than two PCM channels."""
     block_align = channels * bits // 8
-    base = struct.pack("<HHIIHH", WAVE_FORMAT_PCM, channels, sample_rate, sample_rate * block_align, block_align, bits)
+    tag = WAVE_FORMAT_IEEE_FLOAT if float_samples else WAVE_FORMAT_PCM
+    base = struct.pack("<HHIIHH", tag, channels, sample_rate, sample_rate * block_align, block_align, bits)
+    if float_samples:  # non-PCM formats carry cbSize (0 here)
+        return chunk(b"fmt ", base + struct.pack("<H", 0))
     if channels <= 2:
         return chunk(b"fmt ", base)
     ext = struct.pack("<HHIIHH", WAVE_FORMAT_EXTENSIBLE, channels, sample_rate, sample_rate * block_align, block_align, bits)
@@ -88,14 +93,20 @@ def quantise(audio: np.ndarray, *, bits: int) -> bytes:
 def build_loop_wav(
     audio: np.ndarray, *, sample_rate: int, bits: int, beats: int, tempo: float, meter: tuple[int, int] = (4, 4)
 ) -> bytes:
-    """A whole WAV file in memory: PCM `bits`, an acid chunk (loop of `beats` at `tempo`) and a smpl
+    """A whole WAV file in memory: PCM `bits` (32: IEEE float), an acid chunk (loop of `beats` at `tempo`) and a smpl
     loop over every frame. `audio`: float32 [n] or [n, ch]."""
     audio = np.asarray(audio, dtype=np.float32)
     channels = 1 if audio.ndim == 1 else int(audio.shape[1])
     frames = int(audio.shape[0])
-    data = quantise(audio, bits=bits)
+    if bits == 32:  # float: kept as it is, a fact chunk as the spec asks of non-PCM data
+        data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
+        head = fmt_chunk(sample_rate=int(sample_rate), channels=channels, bits=32, float_samples=True)
+        head += chunk(b"fact", struct.pack("<I", frames))
+    else:
+        data = quantise(audio, bits=bits)
+        head = fmt_chunk(sample_rate=int(sample_rate), channels=channels, bits=bits)
     chunks = (
-        fmt_chunk(sample_rate=int(sample_rate), channels=channels, bits=bits)
+        head
         + acid_chunk(beats=beats, tempo=tempo, meter=meter)
         + smpl_chunk(sample_rate=int(sample_rate), loop_start=0, loop_end=frames - 1)
         + chunk(b"data", data)
