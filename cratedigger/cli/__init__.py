@@ -15,7 +15,7 @@ from cratedigger import __version__
 from cratedigger.errors import CancelledError, CrateDiggerError
 
 # Subcommand modules under cratedigger.cli, in the order `--help` lists them.
-COMMAND_MODULES = ["generate", "extend", "library", "dataset", "train", "analyze", "slice"]
+COMMAND_MODULES = ["generate", "extend", "library", "dataset", "train", "analyze", "slice", "chop"]
 
 EXIT_ERROR = 2
 EXIT_CANCELLED = 130
