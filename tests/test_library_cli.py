@@ -145,8 +145,9 @@ def _limit_file_size():
 def test_full_disk_gives_clear_error_and_keeps_the_library(tmp_path, stocked):
     big = tmp_path / "long.flac"
     sf.write(big, click_loop(bpm=90, bars=8, sample_rate=44100, channels=2), 44100)  # > 400 kB as float WAV
-    def snapshot():  # SQLite's -wal/-shm come and go with connections; the rest must not change
-        return sorted(p.relative_to(stocked) for p in stocked.rglob("*") if p.is_file() and not p.name.endswith(("-wal", "-shm")))
+    def snapshot():  # SQLite's -wal/-shm come and go with connections, the daily backup may appear; the rest must not change
+        return sorted(p.relative_to(stocked) for p in stocked.rglob("*")
+                      if p.is_file() and not p.name.endswith(("-wal", "-shm")) and p.parent.name != "backups")
 
     before = snapshot()
     done = run_cli("library", "--root", stocked, "add", big, preexec_fn=_limit_file_size)

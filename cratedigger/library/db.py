@@ -7,6 +7,7 @@ step at a time, each step in its own transaction, after copying the database to 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,9 @@ from cratedigger.errors import LibraryError
 
 DB_NAME = "library.db"
 BACKUP_DIR = "backups"
+ROLLING_PREFIX = "rolling-"
+ROLLING_KEEP = 3
+ROLLING_EVERY_S = 24 * 3600.0
 SOURCES = ("generated", "variation", "extended", "sliced", "imported")
 
 
@@ -147,13 +151,21 @@ def connect_read_only(db_path: Path) -> sqlite3.Connection:
     return conn
 
 
+def damaged_reason(db_path: Path, what: str = "the database file is damaged or not a CrateDigger library") -> str:
+    """What to say about a damaged database: where the way out is (rebuild; backups only when there are some)."""
+    backups = sorted((db_path.parent / BACKUP_DIR).glob("*.db")) if (db_path.parent / BACKUP_DIR).is_dir() else []
+    kept = f"; the newest of the {len(backups)} backup(s) in {BACKUP_DIR}/ is used" if backups else ""
+    return (f"{what}; it was left untouched. "
+            f"`cratedigger library --root {db_path.parent} check --rebuild` rebuilds it from the audio files{kept}")
+
+
 def translate(exc: sqlite3.Error, db_path: Path, action: str) -> LibraryError:
     """One readable LibraryError for each way SQLite fails."""
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         reason = "the database is locked by another program (is CrateDigger running elsewhere?); try again"
     elif "not a database" in text or "malformed" in text or "corrupt" in text:
-        reason = "the database file is damaged or not a CrateDigger library; it was left untouched (backups are in backups/)"
+        reason = damaged_reason(db_path)
     elif "readonly" in text or "read-only" in text:
         reason = "the library folder or database is read-only"
     elif "disk is full" in text or "disk i/o" in text or "full" in text:
@@ -162,7 +174,14 @@ def translate(exc: sqlite3.Error, db_path: Path, action: str) -> LibraryError:
         reason = "the database cannot be opened (missing folder or no permission)"
     else:
         reason = str(exc)
-    return LibraryError(f"{db_path}: cannot {action}: {reason}")
+    error = LibraryError(f"{db_path}: cannot {action}: {reason}")
+    error.full_or_failing = reason == "the disk is full or failing"
+    return error
+
+
+def is_full_or_failing(exc: LibraryError) -> bool:
+    """True for the error translate() gives when SQLite could not write (disk full, I/O error)."""
+    return bool(getattr(exc, "full_or_failing", False))
 
 
 @contextlib.contextmanager
@@ -219,8 +238,6 @@ def migrate(conn: sqlite3.Connection, db_path: Path, migrations: Sequence[Migrat
     for step in migrations:
         if step.version <= current:
             continue
-        if step.version != current + 1:
-            raise LibraryError(f"migration to schema {step.version} does not follow schema {current}")
         if current > 0:
             try:
                 backups.append(backup(conn, db_path, version=current))
@@ -228,6 +245,13 @@ def migrate(conn: sqlite3.Connection, db_path: Path, migrations: Sequence[Migrat
                 raise LibraryError(f"{db_path}: cannot back up before upgrading the library, left as is: {exc}") from exc
         try:
             with transaction(conn, db_path, f"upgrade the library to schema {step.version} ({step.description})"):
+                # Read the version again under the write lock: another process opening the same new
+                # library may have applied this step while we waited ("table samples already exists").
+                current = schema_version(conn)
+                if step.version <= current:
+                    continue
+                if step.version != current + 1:
+                    raise LibraryError(f"migration to schema {step.version} does not follow schema {current}")
                 step.apply(conn)
                 conn.execute(f"PRAGMA user_version = {int(step.version)}")
         except LibraryError:
@@ -239,3 +263,32 @@ def migrate(conn: sqlite3.Connection, db_path: Path, migrations: Sequence[Migrat
             ) from exc
         current = step.version
     return backups
+
+
+def rolling_backup(conn: sqlite3.Connection, db_path: Path, *, now: float | None = None) -> Path | None:
+    """Keep backups/rolling-<time>.db: a fresh copy when the newest is over a day old, the last
+    ROLLING_KEEP kept. A library with no samples yet is not backed up. Best effort: a failure here
+    never stops the library from opening."""
+    now = time.time() if now is None else now
+    folder = db_path.parent / BACKUP_DIR
+    try:
+        existing = sorted(folder.glob(f"{ROLLING_PREFIX}*.db")) if folder.is_dir() else []
+        if existing and now - existing[-1].stat().st_mtime < ROLLING_EVERY_S:
+            return None
+        if not conn.execute("SELECT 1 FROM samples LIMIT 1").fetchone():
+            return None
+        folder.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        target = folder / f"{ROLLING_PREFIX}{stamp}.db"
+        partial = folder / f".{target.name}.part"
+        dest = sqlite3.connect(partial)
+        try:
+            conn.backup(dest)
+        finally:
+            dest.close()
+        os.replace(partial, target)
+        for old in sorted(folder.glob(f"{ROLLING_PREFIX}*.db"))[:-ROLLING_KEEP]:
+            old.unlink(missing_ok=True)
+        return target
+    except (OSError, sqlite3.Error):
+        return None

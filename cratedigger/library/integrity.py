@@ -9,6 +9,7 @@ lost+found/, readable orphans become samples again, and the metadata of removed 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -17,9 +18,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import soundfile as sf
 
-from cratedigger.audio.io import read_audio
+from cratedigger.audio.io import iter_blocks, read_audio
 from cratedigger.errors import AudioFileError, LibraryError
 from cratedigger.library import files
 from cratedigger.library.models import CheckReport
@@ -39,18 +41,25 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def check_library(lib: Library, *, repair: bool = False) -> CheckReport:
-    """What is wrong (and with repair=True, what was fixed); see the module docstring."""
+def check_library(lib: Library, *, repair: bool = False, deep: bool = False) -> CheckReport:
+    """What is wrong (and with repair=True, what was fixed); see the module docstring.
+
+    deep=True also hashes every file's audio against the stored content hash, so audio overwritten
+    in place (same length, other sound) is found; it reads every file once.
+    """
     integrity = "; ".join(r[0] for r in lib._read("PRAGMA quick_check"))
-    rows = lib._read("SELECT id, path, frames, sample_rate, channels FROM samples")
+    rows = lib._read("SELECT id, path, frames, sample_rate, channels, content_hash FROM samples")
     pending = {r["path"]: r for r in lib._read("SELECT path, op, pid, started FROM pending_files")}
     now = time.time()
     owned = {r["path"] for r in rows}
 
     missing: list[tuple[int, str]] = []
+    changed: list[tuple[int, str]] = []
     for r in rows:
         if not _file_matches(lib, r):
             missing.append((int(r["id"]), r["path"]))
+        elif deep and not _content_matches(lib, r):
+            changed.append((int(r["id"]), r["path"]))
     # A writer is gone when its pid is; an entry older than STALE_AFTER_S is stale even if its pid
     # was reused (or belongs to another machine sharing the folder).
     interrupted = sorted(
@@ -66,10 +75,23 @@ def check_library(lib: Library, *, repair: bool = False) -> CheckReport:
                 temps.append(rel)
         elif rel not in owned and rel not in pending:
             orphans.append(rel)
-    report = CheckReport(tuple(missing), tuple(sorted(orphans)), tuple(interrupted), tuple(sorted(temps)), integrity)
+    report = CheckReport(tuple(missing), tuple(sorted(orphans)), tuple(interrupted), tuple(sorted(temps)), integrity,
+                         changed_files=tuple(changed), deep=deep)
     if not repair:
         return report
     return _repair(lib, report)
+
+
+def _content_matches(lib: Library, row: sqlite3.Row) -> bool:
+    """The file's decoded audio hashes to the stored content hash (read block by block)."""
+    try:
+        path = files.resolve_rel(lib.root, row["path"])
+        digest = hashlib.sha256(f"{int(row['sample_rate'])}:{int(row['channels'])}:".encode())
+        for block in iter_blocks(path):
+            digest.update(np.ascontiguousarray(block, dtype="<f4").tobytes())
+    except (LibraryError, AudioFileError, OSError):
+        return False
+    return digest.hexdigest() == row["content_hash"]
 
 
 def _file_matches(lib: Library, row: sqlite3.Row) -> bool:
@@ -84,17 +106,28 @@ def _file_matches(lib: Library, row: sqlite3.Row) -> bool:
 
 def _repair(lib: Library, report: CheckReport) -> CheckReport:
     """Fix what `report` found, then check again; the new report says what is still wrong."""
+    removed_temps: list[str] = []
     for rel in report.temp_files:
         files.remove_quietly(lib.root / rel)
+        if not (lib.root / rel).exists():
+            removed_temps.append(rel)
+    finished: list[str] = []
+    undeletable: list[str] = []
     for rel in report.interrupted:
         # An add that died before its row, or a purge that died after deleting its row:
         # either way no sample owns this file any more.
-        files.remove_quietly(files.resolve_rel(lib.root, rel))
+        target = files.resolve_rel(lib.root, rel)
+        files.remove_quietly(target)
+        if target.exists():  # a read-only folder: keep the journal entry, or the file would come back as "recovered"
+            undeletable.append(rel)
+            continue
         with lib._tx("finish an interrupted write") as conn:
             conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
+        finished.append(rel)
+    damaged = (*report.missing_files, *report.changed_files)
     removed: list[int] = []
-    if report.missing_files:
-        ids = [sid for sid, _ in report.missing_files]
+    if damaged:
+        ids = [sid for sid, _ in damaged]
         saved = [
             {**dict(r), "beats": list(unpack_times(r["beats"] or b"")),
              "downbeats": list(unpack_times(r["downbeats"] or b""))}
@@ -119,8 +152,8 @@ def _repair(lib: Library, report: CheckReport) -> CheckReport:
         removed = ids
     adopted: list[int] = []
     moved: list[str] = []
-    for _sid, rel in report.missing_files:
-        # A damaged file (wrong length) is kept for salvage, out of the library's way.
+    for _sid, rel in damaged:
+        # A damaged file (wrong length, or other audio than was stored) is kept for salvage, out of the library's way.
         with contextlib.suppress(LibraryError):
             if files.resolve_rel(lib.root, rel).is_file():
                 _to_lost_and_found(lib, rel)
@@ -135,11 +168,60 @@ def _repair(lib: Library, report: CheckReport) -> CheckReport:
             moved.append(rel)
             continue
         adopted.append(lib._adopt(rel, audio, sample_rate))
-    after = check_library(lib)
+    after = check_library(lib, deep=report.deep)
     return CheckReport(
         after.missing_files, after.orphan_files, after.interrupted, after.temp_files, after.integrity,
+        changed_files=after.changed_files, deep=report.deep,
         repaired=True, adopted=tuple(adopted), moved_to_lost_found=tuple(moved), removed_rows=tuple(removed),
+        removed_temps=tuple(removed_temps), finished_writes=tuple(finished), undeletable=tuple(undeletable),
     )
+
+
+def rebuild_library(root: Path) -> tuple[Path | None, Path | None, CheckReport]:
+    """A way out of a damaged library.db: set it aside (in lost+found/), start again from the newest
+    sound backup in backups/ (or an empty database), then `check --repair`: rows whose files are gone
+    are dropped, files no row owns come back as samples (analysed again; their names, tags and
+    ratings are those of the backup, or "recovered ..." for audio added after it).
+
+    Returns (where the damaged database went, the backup used or None, the repair report).
+    """
+    from cratedigger.library import db
+    from cratedigger.library.store import Library
+
+    root = Path(root).absolute()
+    db_path = root / db.DB_NAME
+    set_aside = None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    if db_path.exists():
+        folder = root / LOST_AND_FOUND
+        folder.mkdir(exist_ok=True)
+        set_aside = folder / f"library-damaged-{stamp}.db"
+        for suffix in ("", "-wal", "-shm"):
+            part = db_path.with_name(db_path.name + suffix)
+            if part.exists():
+                os.replace(part, set_aside.with_name(set_aside.name + suffix))
+    used = None
+    for candidate in sorted((root / db.BACKUP_DIR).glob("*.db"), key=_mtime, reverse=True):
+        try:
+            src = sqlite3.connect(f"{candidate.absolute().as_uri()}?mode=ro", uri=True)
+            try:
+                if src.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                    continue
+                dest = sqlite3.connect(db_path)
+                try:
+                    src.backup(dest)
+                finally:
+                    dest.close()
+            finally:
+                src.close()
+        except sqlite3.Error:
+            db_path.unlink(missing_ok=True)
+            continue
+        used = candidate
+        break
+    with Library.open(root) as lib:
+        report = lib.check(repair=True)
+    return set_aside, used, report
 
 
 def _to_lost_and_found(lib: Library, rel: str) -> None:

@@ -199,24 +199,42 @@ class CheckReport:
     adopted: tuple[int, ...] = ()
     moved_to_lost_found: tuple[str, ...] = ()
     removed_rows: tuple[int, ...] = ()
+    changed_files: tuple[tuple[int, str], ...] = ()  # deep check: audio differs from what was stored
+    deep: bool = False
+    removed_temps: tuple[str, ...] = ()
+    finished_writes: tuple[str, ...] = ()
+    undeletable: tuple[str, ...] = ()  # purged files a read-only folder kept; their journal entries stay
 
     @property
     def ok(self) -> bool:
         return self.integrity == "ok" and not (
-            self.missing_files or self.orphan_files or self.interrupted or self.temp_files
+            self.missing_files or self.orphan_files or self.interrupted or self.temp_files or self.changed_files
         )
 
+    @property
+    def fixed_anything(self) -> bool:
+        return bool(self.adopted or self.moved_to_lost_found or self.removed_rows or self.removed_temps
+                    or self.finished_writes)
+
     def lines(self) -> list[str]:
-        """Human-readable summary, one finding per line."""
+        """Human-readable summary, one finding per line; after a repair, one line per thing fixed."""
         out = [f"database: {self.integrity}"]
         out += [f"missing file: sample {sid} -> {rel}" for sid, rel in self.missing_files]
+        out += [f"changed file: sample {sid} -> {rel} (its audio is not what was stored)" for sid, rel in self.changed_files]
         out += [f"orphan file: {rel}" for rel in self.orphan_files]
         out += [f"interrupted write: {rel}" for rel in self.interrupted]
         out += [f"temporary file: {rel}" for rel in self.temp_files]
         if self.repaired:
+            out += [f"repaired: deleted temporary file {rel} left by a killed write" for rel in self.removed_temps]
+            out += [f"repaired: finished an interrupted add or purge (removed {rel})" for rel in self.finished_writes]
             out += [f"repaired: re-added orphan as sample {sid}" for sid in self.adopted]
-            out += [f"repaired: moved unreadable {rel} to lost+found/" for rel in self.moved_to_lost_found]
-            out += [f"repaired: removed row of sample {sid} (its file was gone)" for sid in self.removed_rows]
-        if self.ok and not self.repaired:
-            out.append("library is consistent")
+            out += [f"repaired: moved {rel} to lost+found/" for rel in self.moved_to_lost_found]
+            out += [f"repaired: removed row of sample {sid} (its file was gone or damaged; metadata saved in lost+found/)"
+                    for sid in self.removed_rows]
+            out += [f"not repaired: {rel} cannot be deleted (read-only folder?); make it writable and run check --repair again"
+                    for rel in self.undeletable]
+            if not self.fixed_anything and not self.undeletable:
+                out.append("nothing needed repair")
+        if self.ok:
+            out.append("library is consistent" + (" (audio hashes checked)" if self.deep else ""))
         return out

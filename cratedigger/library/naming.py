@@ -20,6 +20,21 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 1
 # Anything Windows, macOS or a POSIX shell would choke on in a file name becomes "_".
 _UNSAFE_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+DEFAULT_IMPORT_NAME = "import"
+
+
+def strip_invisible(text: str) -> str:
+    """Drop control and format characters: C0/C1 controls, bidirectional overrides and isolates
+    (U+202A-202E, U+2066-2069: a name must not display reversed), zero-width and other invisible
+    format marks. Line and paragraph separators become spaces."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Zl", "Zp") or ch in "\t\n\r\x0b\x0c":
+            out.append(" ")
+        elif cat not in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            out.append(ch)
+    return "".join(out)
 
 
 def default_root() -> Path:
@@ -44,7 +59,7 @@ def clean_name(name: str) -> str:
     """A sample's display name: trimmed, one line, at most MAX_NAME_CHARS. Raises on empty names."""
     if not isinstance(name, str):
         raise BadParameterError(f"sample name must be text, got {type(name).__name__}")
-    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", name)).split())
+    text = " ".join(strip_invisible(unicodedata.normalize("NFC", name)).split())
     if not text:
         raise BadParameterError(f"sample name is empty: {name!r}")
     if len(text) > MAX_NAME_CHARS:
@@ -52,11 +67,24 @@ def clean_name(name: str) -> str:
     return text
 
 
+def name_from_stem(stem: str) -> str:
+    """An imported file's display name from its file stem: never refused. Blank stems (" .wav") get
+    DEFAULT_IMPORT_NAME, long ones are cut at a word boundary to MAX_NAME_CHARS."""
+    text = " ".join(strip_invisible(unicodedata.normalize("NFC", str(stem))).split())
+    if len(text) > MAX_NAME_CHARS:
+        cut = text[: MAX_NAME_CHARS - 1]
+        space = cut.rfind(" ")
+        text = (cut[:space] if space > MAX_NAME_CHARS // 2 else cut).rstrip() + "…"
+    return text or DEFAULT_IMPORT_NAME
+
+
 def clean_tag(tag: str) -> str:
     """Tags are lower-case single-spaced words; commas are reserved as the CLI's separator."""
     if not isinstance(tag, str):
         raise BadParameterError(f"tag must be text, got {type(tag).__name__}")
-    text = " ".join(unicodedata.normalize("NFC", tag).split()).lower()
+    # format characters (bidi overrides, zero-width marks) go; other controls are refused below
+    text = "".join(ch for ch in unicodedata.normalize("NFC", tag) if unicodedata.category(ch) != "Cf")
+    text = " ".join(text.split()).lower()
     if not text:
         raise BadParameterError(f"tag is empty: {tag!r}")
     if len(text) > MAX_TAG_CHARS:
@@ -78,7 +106,7 @@ def clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
 
 def sanitise_stem(text: str, *, fallback: str = "break") -> str:
     """Make `text` safe as a file name stem on Windows, macOS and Linux (no folders, no traversal)."""
-    text = unicodedata.normalize("NFC", str(text))
+    text = strip_invisible(unicodedata.normalize("NFC", str(text)))
     text = _UNSAFE_CHARS.sub("_", text)
     text = re.sub(r"\.{2,}", "_", text)  # no "..": harmless without slashes, but alarming in a file name
     text = "_".join(text.split())  # spaces are legal but awkward in DAW browsers and shells

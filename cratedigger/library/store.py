@@ -14,6 +14,8 @@ A process killed between steps leaves a journal entry that `check --repair` fini
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import logging
 import math
@@ -29,15 +31,20 @@ from typing import Any
 
 import numpy as np
 
-from cratedigger.audio.io import read_audio, validate_audio
+import soundfile as sf
+
+from cratedigger.audio.io import AudioInfo, audio_info, iter_blocks, read_audio, validate_audio
 from cratedigger.errors import AnalysisError, AudioFileError, BadParameterError, LibraryError
 from cratedigger.library import db, files
 from cratedigger.library.models import CheckReport, ImportResult, Sample, SampleQuery
-from cratedigger.library.naming import clean_name, clean_tags, resolve_root
+from cratedigger.library.naming import clean_name, clean_tags, name_from_stem, resolve_root
 
 log = logging.getLogger(__name__)
 
 LOST_AND_FOUND = "lost+found"
+# Imports longer than this are hashed, analysed and copied block by block (bounded memory).
+LONG_IMPORT_S = 120.0
+MAX_WAV_BYTES = 0xFFFFFFFF - 1024  # a RIFF size field is 32 bits
 # A file counts as a whole-bar loop when its length is within this fraction of a bar of N bars.
 WHOLE_BAR_TOLERANCE = 0.03
 _KNOWN_ENTRIES = {db.DB_NAME, f"{db.DB_NAME}-wal", f"{db.DB_NAME}-shm", files.AUDIO_DIR, db.BACKUP_DIR, LOST_AND_FOUND}
@@ -150,9 +157,10 @@ def _dumps(value: Any, what: str) -> str:
 
 
 def _row_values(
-    audio: np.ndarray,
+    shape: tuple[int, ...],
     sample_rate: int,
     *,
+    digest: str,
     name: str,
     source: str,
     provenance: Mapping[str, Any] | None,
@@ -181,15 +189,15 @@ def _row_values(
             raise BadParameterError("bars given without a tempo: pass bpm or an analysis with one")
         bpb = bpb or 4
     elif fields["bpm"] is not None:
-        found = whole_bars(audio.shape[0], sample_rate, fields["bpm"], bpb or 4)
+        found = whole_bars(shape[0], sample_rate, fields["bpm"], bpb or 4)
         if found is not None:
             bars, fields["bpm"] = found
             bpb = bpb or 4
     return {
         "name": clean_name(name), "source": source, "sample_rate": sample_rate,
-        "channels": 1 if audio.ndim == 1 else int(audio.shape[1]), "frames": int(audio.shape[0]),
+        "channels": 1 if len(shape) == 1 else int(shape[1]), "frames": int(shape[0]),
         "bpm": fields["bpm"], "bars": bars, "beats_per_bar": bpb, "parent_id": parent_id,
-        "content_hash": files.content_hash(audio, sample_rate), "notes": notes,
+        "content_hash": digest, "notes": notes,
     }, {
         "beats": pack_times(fields["beats"]), "downbeats": pack_times(fields["downbeats"]),
         "analysis": None if fields["analysis"] is None else _dumps(_finite_or_none(fields["analysis"]), "analysis"),
@@ -225,14 +233,19 @@ class Library:
         self._closed = False
         self.read_only = False
         self._prepare_root()
+        self._refuse_empty_database()
         try:
             conn = self._conn()
-        except LibraryError:
-            # A library on a read-only folder or medium can still be browsed and exported from.
-            if not self.db_path.is_file() or os.access(self.root, os.W_OK):
+        except LibraryError as exc:
+            # A library on a read-only folder or medium, or on a full disk, can still be browsed and
+            # exported from: reading needs no free space.
+            if not self.db_path.is_file() or (os.access(self.root, os.W_OK) and not db.is_full_or_failing(exc)):
                 raise
             self.read_only = True
-            conn = self._conn()
+            try:
+                conn = self._conn()
+            except LibraryError:
+                raise exc from None
         if self.read_only:
             version, latest = db.schema_version(conn), migrations[-1].version
             if version != latest:
@@ -251,6 +264,24 @@ class Library:
         except BaseException:
             self.close()
             raise
+        db.rolling_backup(conn, self.db_path)  # a way back when library.db is ever damaged
+
+    def _refuse_empty_database(self) -> None:
+        """A 0-byte library.db beside audio or backups lost its contents: damaged, not a new library.
+        (A new library's schema may sit in the WAL before the first checkpoint, so that counts too.)"""
+        try:
+            if self.db_path.stat().st_size > 0:
+                return
+        except OSError:
+            return
+        wal = self.db_path.with_name(self.db_path.name + "-wal")
+        if wal.is_file() and wal.stat().st_size > 0:
+            return
+        has_audio = next(iter(files.iter_audio_files(self.root)), None) is not None
+        has_backups = (self.root / db.BACKUP_DIR).is_dir() and any((self.root / db.BACKUP_DIR).glob("*.db"))
+        if has_audio or has_backups:
+            reason = db.damaged_reason(self.db_path, "the database file is empty (0 bytes) but the library holds audio")
+            raise LibraryError(f"{self.db_path}: cannot open the library: {reason}")
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, **kwargs: Any) -> Library:
@@ -516,14 +547,24 @@ class Library:
         sample_rate = int(sample_rate)
         tag_list = clean_tags(tags)
         values, data = _row_values(
-            audio, sample_rate, name=name, source=source, provenance=provenance, analysis=analysis,
-            bpm=bpm, bars=bars, parent_id=None if parent_id is None else self._id(parent_id), notes=notes,
+            audio.shape, sample_rate, digest=files.content_hash(audio, sample_rate), name=name, source=source,
+            provenance=provenance, analysis=analysis, bpm=bpm, bars=bars,
+            parent_id=None if parent_id is None else self._id(parent_id), notes=notes,
         )
+        sid, _ = self._store(files.encode_wav(audio, sample_rate=sample_rate), values, data, tag_list)
+        return self.get(sid)
+
+    def _store(self, payload: files.atomic.Payload, values: Mapping[str, Any], data: Mapping[str, Any],
+               tag_list: Sequence[str], *, dedupe: bool = False) -> tuple[int, bool]:
+        """Journal the path, write the file, insert the row: returns (id, False).
+
+        dedupe=True (imports): when a sample with the same content hash exists by the time the row
+        would go in, no row is added and the new file is removed: returns (that id, True). The look
+        happens inside the write transaction, so two processes adding the same file cannot both add it.
+        """
         uid = files.new_uid()
         rel = files.new_rel_path(uid)
         target = files.resolve_rel(self.root, rel)
-        payload = files.encode_wav(audio, sample_rate=sample_rate)
-
         with self._tx("start adding a sample") as conn:
             conn.execute(
                 "INSERT INTO pending_files (path, op, pid, started) VALUES (?, 'add', ?, ?)",
@@ -534,10 +575,16 @@ class Library:
         except BaseException:
             self._clear_pending(rel)
             raise
+        duplicate_of = None
         try:
             with self._tx("add the sample") as conn:
-                sid = self._insert_row(conn, uid, rel, values, data, tag_list)
-                conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
+                if dedupe:
+                    row = conn.execute("SELECT id FROM samples WHERE content_hash = ? ORDER BY id LIMIT 1",
+                                       (values["content_hash"],)).fetchone()
+                    duplicate_of = None if row is None else int(row[0])
+                if duplicate_of is None:
+                    sid = self._insert_row(conn, uid, rel, values, data, tag_list)
+                    conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
         except BaseException:
             # The row never made it, so the file must not linger. Unless an interrupt landed just
             # after COMMIT: look before deleting, and when the database cannot say, leave the file
@@ -547,7 +594,11 @@ class Library:
                     files.remove_quietly(target)
                     self._clear_pending(rel)
             raise
-        return self.get(sid)
+        if duplicate_of is not None:  # another writer stored the same audio first: ours goes
+            files.remove_quietly(target)
+            self._clear_pending(rel)
+            return duplicate_of, True
+        return sid, False
 
     @staticmethod
     def _insert_row(
@@ -590,24 +641,83 @@ class Library:
     ) -> ImportResult:
         """Like `import_file`, also saying whether the audio was already in the library."""
         path = Path(path)
-        if path.is_dir():
-            raise AudioFileError(f"{path}: is a folder, not an audio file")
         tag_list = clean_tags(tags)
-        audio, sample_rate = read_audio(path)
-        existing = self.find_by_hash(files.content_hash(audio, sample_rate))
-        if existing is not None:
-            if tag_list:
-                self.tag(existing.id, tag_list)
-            if existing.trashed:
-                self.restore(existing.id)
-            return ImportResult(self.get(existing.id), duplicate=True)
-        analysis = self._analyse(audio, sample_rate, what=str(path))
+        info = audio_info(path)
+        display = clean_name(name) if name is not None else name_from_stem(path.stem)
         provenance = {"imported_from": str(path.absolute()), "original_format": path.suffix.lstrip(".").lower()}
-        sample = self.add_audio(
-            audio, sample_rate, name=name or path.stem or "import", source="imported",
-            provenance=provenance, analysis=analysis, tags=tag_list,
-        )
-        return ImportResult(sample, duplicate=False)
+        if info.duration > LONG_IMPORT_S:
+            sid, duplicate = self._import_long(path, info, tag_list, display, provenance)
+        else:
+            audio, sample_rate = read_audio(path)
+            digest = files.content_hash(audio, sample_rate)
+            if self.find_by_hash(digest) is not None:
+                sid, duplicate = self.find_by_hash(digest).id, True
+            else:
+                values, data = _row_values(
+                    audio.shape, sample_rate, digest=digest, name=display, source="imported", provenance=provenance,
+                    analysis=self._analyse(audio, sample_rate, what=str(path)), bpm=None, bars=None, parent_id=None,
+                )
+                sid, duplicate = self._store(files.encode_wav(audio, sample_rate=sample_rate), values, data, tag_list,
+                                             dedupe=True)
+        if duplicate:
+            if tag_list:
+                self.tag(sid, tag_list)
+            if self.get(sid).trashed:
+                self.restore(sid)
+        return ImportResult(self.get(sid), duplicate=duplicate)
+
+    def _import_long(self, path: Path, info: AudioInfo, tag_list: Sequence[str], name: str,
+                     provenance: Mapping[str, Any]) -> tuple[int, bool]:
+        """A long recording, block by block: hashed, analysed and copied without holding it whole."""
+        payload_bytes = 44 + info.frames * info.channels * 4  # float WAV
+        if payload_bytes > MAX_WAV_BYTES:
+            raise AudioFileError(
+                f"{path}: {info.duration / 3600:.1f} h of {info.channels}-channel audio at {info.sample_rate} Hz is too "
+                f"long to store as one WAV (4 GiB limit, about {MAX_WAV_BYTES / (info.channels * 4 * info.sample_rate * 3600):.1f} h); "
+                "cut it into parts")
+        digest = hashlib.sha256(f"{info.sample_rate}:{info.channels}:".encode())
+        for block in iter_blocks(path):
+            if not np.all(np.isfinite(block)):
+                raise AudioFileError(f"{path}: contains NaN or infinite samples")
+            digest.update(np.ascontiguousarray(block, dtype="<f4").tobytes())  # = files.content_hash
+        existing = self.find_by_hash(digest.hexdigest())
+        if existing is not None:
+            return existing.id, True
+        if self.analyzer is None:
+            analysis = None
+        elif self.analyzer is default_analyzer:
+            analysis = self._analyse_file(path)
+        else:  # a caller's own analyzer takes arrays: it gets the whole record
+            audio, _ = read_audio(path)
+            analysis = self._analyse(audio, info.sample_rate, what=str(path))
+        shape = (info.frames,) if info.channels == 1 else (info.frames, info.channels)
+        values, data = _row_values(shape, info.sample_rate, digest=digest.hexdigest(), name=name, source="imported",
+                                   provenance=provenance, analysis=analysis)
+
+        def write(fd: int) -> None:
+            try:
+                with sf.SoundFile(fd, "w", samplerate=info.sample_rate, channels=info.channels,
+                                  subtype=files.STORE_SUBTYPE, format="WAV", closefd=False) as out:
+                    for block in iter_blocks(path):
+                        out.write(block)
+            except (RuntimeError, AssertionError) as exc:  # libsndfile reports a short write, not its errno
+                full = os.fstatvfs(fd).f_bavail == 0
+                raise OSError(errno.ENOSPC if full else errno.EIO, f"writing the library copy failed ({exc})") from exc
+            if os.fstat(fd).st_size < payload_bytes:
+                raise OSError(errno.ENOSPC, "the library copy came out short")
+
+        return self._store(write, values, data, tag_list, dedupe=True)
+
+    def _analyse_file(self, path: Path) -> Any:
+        try:
+            from cratedigger.analysis import analyze_file
+
+            return analyze_file(path)[0]
+        except ImportError as exc:
+            log.warning("%s: analysis is not available (%s); stored without tempo", path, exc)
+        except (AnalysisError, BadParameterError, AudioFileError) as exc:
+            log.warning("%s: could not be analysed (%s); stored without tempo", path, exc)
+        return None
 
     def _analyse(self, audio: np.ndarray, sample_rate: int, *, what: str) -> Any:
         """Run the analyzer; a sample that cannot be analysed is still kept, just without a tempo."""
@@ -698,6 +808,13 @@ class Library:
                     if row["trashed_at"] is None:
                         raise LibraryError(f"sample {sid} is not in the trash; trash it before purging")
                     rows.append(row)
+            for row in rows:
+                # Refuse up front rather than drop the row and keep the file (which `check --repair`
+                # would then bring back as "recovered"): nothing changes when any file cannot go.
+                path = files.resolve_rel(self.root, row["path"])
+                if path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+                    raise LibraryError(f"cannot purge sample {row['id']}: its folder {path.parent} is read-only; "
+                                       "nothing was purged")
             started = time.time()
             for row in rows:
                 conn.execute(
@@ -706,10 +823,19 @@ class Library:
                 )
                 conn.execute("DELETE FROM samples WHERE id = ?", (row["id"],))
             conn.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM sample_tags)")
+        kept = []
         for row in rows:
-            files.remove_quietly(files.resolve_rel(self.root, row["path"]))
-        with self._tx("finish purging") as conn:
-            conn.executemany("DELETE FROM pending_files WHERE path = ?", [(row["path"],) for row in rows])
+            path = files.resolve_rel(self.root, row["path"])
+            files.remove_quietly(path)
+            if path.exists():
+                kept.append(row["path"])
+        with self._tx("finish purging") as conn:  # a file that stayed keeps its journal entry for check --repair
+            conn.executemany("DELETE FROM pending_files WHERE path = ?", [(row["path"],) for row in rows
+                                                                          if row["path"] not in kept])
+        if kept:
+            raise LibraryError(
+                f"purged {len(rows)} sample(s) from the library, but {len(kept)} file(s) could not be deleted "
+                f"({', '.join(kept[:3])}); `library check --repair` deletes them once their folder is writable")
         return len(rows)
 
     @staticmethod
@@ -738,20 +864,22 @@ class Library:
 
     # -- integrity ---------------------------------------------------------------------------
 
-    def check(self, *, repair: bool = False) -> CheckReport:
+    def check(self, *, repair: bool = False, deep: bool = False) -> CheckReport:
         """Compare rows and files. repair=True re-adds readable orphan files as samples, moves
         unreadable ones to lost+found/, finishes interrupted adds/purges, deletes dead temp files and
         removes rows whose file is gone or damaged (their metadata, and any damaged file, are saved
-        to lost+found/ first). See `cratedigger.library.integrity`."""
+        to lost+found/ first). deep=True also compares each file's audio with its stored content
+        hash (reads every file). See `cratedigger.library.integrity`."""
         from cratedigger.library.integrity import check_library
 
-        return check_library(self, repair=repair)
+        return check_library(self, repair=repair, deep=deep)
 
     def _adopt(self, rel: str, audio: np.ndarray, sample_rate: int) -> int:
         """Give a complete file that no row owns a row of its own, where it lies (nothing is copied,
         so a crash here cannot duplicate it)."""
         values, data = _row_values(
-            audio, sample_rate, name=f"recovered {PurePosixPath(rel).stem[:12]}", source="imported",
+            audio.shape, sample_rate, digest=files.content_hash(audio, sample_rate),
+            name=f"recovered {PurePosixPath(rel).stem[:12]}", source="imported",
             provenance={"recovered_file": rel}, analysis=self._analyse(audio, sample_rate, what=rel),
         )
         with self._tx("re-add an orphan file") as conn:
