@@ -85,9 +85,9 @@ def envelope(x: np.ndarray, hop: int = 110) -> np.ndarray:
 @pytest.mark.parametrize("name", ["break01.ogg", "jungle01.ogg"])
 def test_kit_played_through_its_midi_lines_up_with_the_break(capsys, tmp_path, name):
     original = real_break(SR, name, repeats=2)
-    bpm = 4 * 2 * 60 / (original.size / SR)  # break01: one bar per file; jungle01: two bars at half the rate
+    bpm = 4 * 2 * 60 / (original.size / SR)  # break01: one bar per file; jungle01: two (at 172.6 BPM)
     if name == "jungle01.ogg":
-        bpm /= 2
+        bpm *= 2
     wav = tmp_path / f"{Path(name).stem}.wav"
     sf.write(wav, original, SR, subtype="FLOAT")
     code, out, err = cli(capsys, "chop", wav, "--out", tmp_path / "kits", "--source-bpm", f"{bpm:.4f}")

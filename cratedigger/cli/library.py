@@ -4,6 +4,7 @@
     cratedigger library list [--tag T]... [--any] [--bpm 80-100] [--text W] [--json] ...
     cratedigger library tag ID T... | untag ID T... | rate ID N | trash ID... | restore ID... | purge [ID...]
     cratedigger library export ID... --to DIR [--rate 44100] [--bits 24] [--bpm 90 [--fit stretch|repitch]]
+    cratedigger library similar ID [--limit N] [--json]
     cratedigger library check [--repair]
 
 The folder is --root, else $CRATEDIGGER_LIBRARY, else the platform's user data folder.
@@ -118,6 +119,11 @@ def register(subparsers) -> None:
     ap = action("purge", "delete trashed samples for good (all of the trash without IDs)", _purge)
     ap.add_argument("ids", nargs="*", type=_sample_id, metavar="ID")
 
+    ap = action("similar", "samples most like this one: rhythm, timbre and tempo (see cratedigger.similarity)", _similar)
+    ap.add_argument("id", type=_sample_id)
+    ap.add_argument("--limit", type=int, default=10, metavar="N", help="at most N samples (default 10)")
+    ap.add_argument("--json", action="store_true", help="a JSON list of {id, distance, ...}, nearest first")
+
     ap = action("check", "find rows without files and files without rows (exit status 1 when any)", _check)
     ap.add_argument("--repair", action="store_true", help="fix what was found (nothing is deleted that holds audio)")
 
@@ -226,6 +232,24 @@ def _purge(args: argparse.Namespace) -> int:
     with _open(args) as lib:
         n = lib.purge(args.ids or None)
     print(f"purged {n} sample(s)")
+    return 0
+
+
+def _similar(args: argparse.Namespace) -> int:
+    from cratedigger.similarity import neighbours_json, similar
+
+    if args.limit < 1:
+        raise BadParameterError(f"--limit must be at least 1, got {args.limit}")
+    with _open(args) as lib:
+        near = similar(lib, args.id, limit=args.limit)
+        samples = {s.id: s for s in lib.get_many([n.id for n in near])}
+    if args.json:
+        print(neighbours_json(near, samples))
+        return 0
+    for n in near:
+        s = samples[n.id]
+        print(f"{n.id:>6}  {n.distance:6.3f}  {_bpm_text(s.bpm):>9}  {(str(s.bars) + ' bar') if s.bars else '-':>6}  "
+              f"{s.name}  (rhythm {n.rhythm:.2f}, timbre {n.timbre:.2f}, tempo {n.tempo:.2f})")
     return 0
 
 

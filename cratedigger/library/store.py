@@ -552,7 +552,21 @@ class Library:
             parent_id=None if parent_id is None else self._id(parent_id), notes=notes,
         )
         sid, _ = self._store(files.encode_wav(audio, sample_rate=sample_rate), values, data, tag_list)
+        self._store_features(sid, audio, sample_rate, values, data)
         return self.get(sid)
+
+    def _store_features(self, sid: int, audio: np.ndarray, sample_rate: int, values: Mapping[str, Any],
+                        data: Mapping[str, Any]) -> None:
+        """A new sample's similarity vector (cratedigger.similarity); on failure only a log line: the
+        first search fills it in."""
+        from cratedigger import similarity
+
+        blob = similarity.vector_on_add(audio, sample_rate, bpm=values["bpm"], bars=values["bars"],
+                                        downbeats=unpack_times(data["downbeats"]), beats=unpack_times(data["beats"]))
+        with contextlib.suppress(LibraryError):
+            if blob is not None:
+                with self._tx("store similarity features") as conn:
+                    similarity.save_vector(conn, sid, blob)
 
     def _store(self, payload: files.atomic.Payload, values: Mapping[str, Any], data: Mapping[str, Any],
                tag_list: Sequence[str], *, dedupe: bool = False) -> tuple[int, bool]:
@@ -659,6 +673,8 @@ class Library:
                 )
                 sid, duplicate = self._store(files.encode_wav(audio, sample_rate=sample_rate), values, data, tag_list,
                                              dedupe=True)
+                if not duplicate:
+                    self._store_features(sid, audio, sample_rate, values, data)
         if duplicate:
             if tag_list:
                 self.tag(sid, tag_list)
