@@ -114,8 +114,17 @@ def test_older_samples_are_filled_in_and_trash_is_left_out(tmp_path):
         near = similarity.similar(lib, a, limit=5)
         assert [n.id for n in near] == [b]
         assert near[0].distance == pytest.approx(0.0, abs=1e-3)  # the same loop turned down is the same loop
-        assert len(similarity.load_vectors(lib)[0]) == 2  # the trashed one has a vector, but is not listed
+        assert len(similarity.load_vectors(lib)[0]) == 3  # the trashed one has its vector, but is not listed
         assert similarity.ensure_features(lib) == 0
+
+        # An index kept between searches sees new samples, the trash and purges.
+        index = similarity.SimilarityIndex(lib)
+        assert [n.id for n in index.similar(a)] == [b]
+        d = lib.add_audio(loop * 0.25, SR, name="d", source="sliced", bpm=93.4, bars=2).id
+        assert [n.id for n in index.similar(a)] == [b, d] or [n.id for n in index.similar(a)] == [d, b]
+        lib.trash(b)
+        lib.purge([b, c])
+        assert [n.id for n in index.similar(a)] == [d]
 
 
 def test_distance_parts_follow_the_documented_rules():
