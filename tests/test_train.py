@@ -92,7 +92,8 @@ def test_train_from_scratch_writes_a_model_that_loads_and_generates(dataset_dir,
 
     saved = unet_weights(cfg.out)
     raw = load_file(str(result.checkpoint / "model.safetensors"))
-    ema = torch.load(result.checkpoint / "custom_checkpoint_1.pkl", weights_only=False)["shadow_params"]
+    shadow = load_file(str(result.checkpoint / "ema.safetensors"))
+    ema = [shadow[f"shadow.{i}"] for i in range(len(shadow))]
     names = [name for name, _ in model.unet.named_parameters()]
     assert all(torch.equal(saved[name], shadow) for name, shadow in zip(names, ema))
     assert any(not torch.equal(saved[name], raw[name]) for name in names)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from cratedigger import __version__
@@ -19,6 +20,7 @@ COMMAND_MODULES = ["generate", "extend", "library", "dataset", "train", "analyze
 
 EXIT_ERROR = 2
 EXIT_CANCELLED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell tool killed by the closed pipe returns
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # `cratedigger library list | head`: the reader has gone, which is no error of ours. Point
+        # stdout at /dev/null so the interpreter's final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except CancelledError:
         print("cratedigger: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
@@ -50,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cratedigger: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:  # disk full, permission denied... outside the engine's own checks
-        print(f"cratedigger: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        from cratedigger.audio.io import describe_write_error
+
+        print(f"cratedigger: error: {describe_write_error(exc)}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -5,7 +5,7 @@
     cratedigger library tag ID T... | untag ID T... | rate ID N | trash ID... | restore ID... | purge [ID...]
     cratedigger library export ID... --to DIR [--rate 44100] [--bits 24] [--bpm 90 [--fit stretch|repitch]]
     cratedigger library similar ID [--limit N] [--json]
-    cratedigger library check [--repair]
+    cratedigger library check [--repair] [--deep] [--rebuild]
 
 The folder is --root, else $CRATEDIGGER_LIBRARY, else the platform's user data folder.
 """
@@ -126,6 +126,9 @@ def register(subparsers) -> None:
 
     ap = action("check", "find rows without files and files without rows (exit status 1 when any)", _check)
     ap.add_argument("--repair", action="store_true", help="fix what was found (nothing is deleted that holds audio)")
+    ap.add_argument("--deep", action="store_true", help="also compare every file's audio with its stored hash (slow)")
+    ap.add_argument("--rebuild", action="store_true",
+                    help="a damaged library.db: set it aside, restore the newest sound backup, re-add the audio files")
 
 
 def _open(args: argparse.Namespace):
@@ -135,20 +138,20 @@ def _open(args: argparse.Namespace):
 
 
 def _add(args: argparse.Namespace) -> int:
-    from cratedigger.errors import AudioFileError
+    from cratedigger.errors import CrateDiggerError
 
     failed = 0
     with _open(args) as lib:
         for path in args.files:
             try:
                 result = lib.import_file_detailed(path, tags=args.tags)
-            except AudioFileError as exc:  # one bad file does not stop the rest of the batch
-                print(f"cratedigger: error: {exc}", file=sys.stderr)
+            except CrateDiggerError as exc:  # one bad file (or name, or write) does not stop the batch
+                print(f"cratedigger: error: {exc}", file=sys.stderr, flush=True)
                 failed += 1
                 continue
             s = result.sample
             note = "already in the library as" if result.duplicate else "added"
-            print(f"{note} {s.id}: {s.name}  {_bpm_text(s.bpm)}  {s.bars or '-'} bars  [{', '.join(s.tags)}]")
+            print(f"{note} {s.id}: {s.name}  {_bpm_text(s.bpm)}  {s.bars or '-'} bars  [{', '.join(s.tags)}]", flush=True)
     return EXIT_SOME_FAILED if failed else 0
 
 
@@ -254,8 +257,19 @@ def _similar(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.rebuild:
+        from cratedigger.library import resolve_root
+        from cratedigger.library.integrity import rebuild_library
+
+        set_aside, used, report = rebuild_library(resolve_root(args.root))
+        if set_aside is not None:
+            print(f"rebuilt: the old database is kept as {set_aside}")
+        print(f"rebuilt: started from backup {used}" if used else "rebuilt: no sound backup, started from the audio files")
+        for line in report.lines():
+            print(line)
+        return 0 if report.ok else EXIT_CHECK_FAILED
     with _open(args) as lib:
-        report = lib.check(repair=args.repair)
+        report = lib.check(repair=args.repair, deep=args.deep)
     for line in report.lines():
         print(line)
     return 0 if report.ok else EXIT_CHECK_FAILED

@@ -23,7 +23,7 @@ def _channels(text: str) -> tuple[int, ...]:
 
 
 def register(subparsers) -> None:
-    from cratedigger.training.config import BREAKS_CHANNELS, LR_SCHEDULERS, MIXED_PRECISION, TrainConfig
+    from cratedigger.training.config import BREAKS_CHANNELS, LR_SCHEDULERS, MIXED_PRECISION, QUICK_CHANNELS, QUICK_MAX_SIDE, TrainConfig
 
     d = TrainConfig.__dataclass_fields__
     p = subparsers.add_parser(
@@ -59,8 +59,9 @@ def register(subparsers) -> None:
     p.add_argument("--sample-count", type=int, default=d["sample_count"].default)
     p.add_argument("--sample-steps", type=int, default=d["sample_steps"].default, help="DDIM steps for samples")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--channels", type=_channels, default=BREAKS_CHANNELS,
-                   help=f"new UNet's channels per level (default {','.join(map(str, BREAKS_CHANNELS))})")
+    p.add_argument("--channels", type=_channels, default=None,
+                   help=f"new UNet's channels per level (default {','.join(map(str, QUICK_CHANNELS))} for images up to "
+                        f"{QUICK_MAX_SIDE} px, a quick model; else {','.join(map(str, BREAKS_CHANNELS))}, the breaks models')")
     p.add_argument("--layers-per-block", type=int, default=d["layers_per_block"].default)
     p.add_argument("--workers", type=int, default=0, help="data loader processes")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
@@ -122,6 +123,43 @@ class _CtrlC:
         signal.signal(signal.SIGINT, self.previous)
 
 
+class _ProgressLines:
+    """One stderr line for the first step, then every `every_s` seconds and at the last step:
+    step, loss, learning rate, speed and the time left at that speed."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.every_s = every_s
+        self.first: tuple[float, int] | None = None
+        self.last_print = -float("inf")
+
+    def __call__(self, progress) -> None:
+        now = self.clock()
+        if self.first is None:
+            self.first = (now, progress.step - 1)
+        done = progress.step >= progress.max_steps
+        if now - self.last_print < self.every_s and not done and progress.step != self.first[1] + 1:
+            return
+        self.last_print = now
+        elapsed, steps = now - self.first[0], progress.step - self.first[1]
+        rate = steps / elapsed if elapsed > 0 else 0.0
+        left = (progress.max_steps - progress.step) / rate if rate > 0 else None
+        eta = "" if left is None or done else f", about {_duration(left)} left"
+        print(f"step {progress.step}/{progress.max_steps}  loss {progress.loss:.4f}  lr {progress.learning_rate:.2e}  "
+              f"{rate:.2f} steps/s{eta}", file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -133,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
     bar = None
     last = {}
 
+    lines = _ProgressLines()
+
     def on_progress(progress) -> None:
         nonlocal bar
         if bar is None:
@@ -140,7 +180,12 @@ def run(args: argparse.Namespace) -> int:
                        disable=not sys.stderr.isatty())
         bar.update(progress.step - bar.n)
         bar.set_postfix(loss=f"{progress.loss:.4f}", lr=f"{progress.learning_rate:.2e}", refresh=False)
+        if bar.disable:  # a log file or a pipe: a plain line now and then instead of a bar
+            lines(progress)
         last["step"] = progress.step
+
+    if not sys.stderr.isatty():
+        print(f"training: loading {config.dataset} and building the model...", file=sys.stderr, flush=True)
 
     try:
         with _CtrlC(token):

@@ -259,6 +259,10 @@ def load_image_dataset(folder: str | os.PathLike, *, cache_dir: str | os.PathLik
         raise BadParameterError(f"{root}: no such dataset folder (make one with `cratedigger dataset`)")
     if not root.is_dir():
         raise BadParameterError(f"{root}: a dataset is a folder, not a file")
+    # A local folder is read, not downloaded: datasets' "Downloading data" / "Generating train
+    # split" bars would say otherwise (and fill a log for every run).
+    was_disabled = datasets.utils.logging.is_progress_bar_enabled() is False
+    datasets.utils.logging.disable_progress_bar()
     try:
         if (root / "state.json").is_file() or (root / "dataset_dict.json").is_file():
             data = datasets.load_from_disk(str(root))
@@ -270,6 +274,9 @@ def load_image_dataset(folder: str | os.PathLike, *, cache_dir: str | os.PathLik
         raise BadParameterError(f"{root}: no images to train on ({exc})") from exc
     except Exception as exc:  # datasets raises many kinds (DatasetGenerationError, EmptyDatasetError...)
         raise BadParameterError(f"{root}: cannot be read as a dataset ({type(exc).__name__}: {exc})") from exc
+    finally:
+        if not was_disabled:
+            datasets.utils.logging.enable_progress_bar()
     if "image" not in data.column_names:
         raise BadParameterError(f"{root}: the dataset has no 'image' column (columns: {', '.join(data.column_names)})")
     if len(data) == 0:

@@ -123,17 +123,16 @@ def train(
         config.lr_scheduler, optimizer.optimizer, num_warmup_steps=warmup, num_training_steps=max_steps
     )
     ema = _make_ema(accelerator.unwrap_model(unet), config) if config.use_ema else None
-    accelerator.register_for_checkpointing(lr_schedule)
-    if ema is not None:
-        accelerator.register_for_checkpointing(ema)
+    # The LR schedule and EMA are saved by checkpoints.py as JSON/safetensors, not registered with
+    # accelerate (whose loader unpickles them with weights_only=False).
 
     vqvae = parts.vqvae.to(accelerator.device) if parts.vqvae is not None else None
     start_step = 0
     if resume_from is not None:
-        accelerator.load_state(str(resume_from))
+        start_step = checkpoints.load_checkpoint(accelerator, resume_from, unet=unet, optimizer=optimizer,
+                                                 lr_schedule=lr_schedule, ema=ema)
         if ema is not None:
             ema.to(accelerator.device)
-        start_step = int(checkpoints.read_state(resume_from)["step"])
         _trim_log(run_dir / LOG_FILE, start_step, accelerator)
         log.info("resumed from %s at step %d", resume_from, start_step)
 
@@ -396,7 +395,8 @@ class _Trainer:
     def save_checkpoint(self) -> None:
         state = {"max_steps": self.max_steps, "dataset_size": self.dataset_size, "config": self.config.to_json()}
         self.last_checkpoint = checkpoints.save_checkpoint(
-            self.accelerator, self.run_dir, step=self.step, state=state, keep=self.config.checkpoints_keep
+            self.accelerator, self.run_dir, step=self.step, state=state, keep=self.config.checkpoints_keep,
+            lr_schedule=self.lr_schedule, ema=self.ema,
         )
         self.checkpoint_step = self.step
 

@@ -17,7 +17,7 @@ import torch
 
 from cratedigger.errors import BadParameterError, ModelError
 from cratedigger.mel import MelParams
-from cratedigger.training.config import TrainConfig
+from cratedigger.training.config import TrainConfig, default_channels
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def build_parts(config: TrainConfig, dataset_mel: MelParams | None, image_size: 
     unet = new_unet(
         sample_size=(height, width),
         in_channels=channels,
-        channels=config.block_out_channels,
+        channels=config.block_out_channels or default_channels(height, width),
         layers_per_block=config.layers_per_block,
     )
     return ModelParts(unet, new_scheduler(config.train_timesteps), mel, vqvae, {"base_model": None, "vae": config.vae})
