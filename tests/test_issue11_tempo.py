@@ -25,15 +25,24 @@ BARS = 2
 
 
 def attacks(audio: np.ndarray, *, bpm: float, eighths: int, sample_rate: int = SR) -> np.ndarray:
-    """Seconds of each hit's attack near every eighth note (rock_pattern has a hit on each): the first
-    sample within +-30 ms of the grid point louder than 30% of that window's peak."""
-    mono = audio if audio.ndim == 1 else audio.mean(axis=1)
+    """Seconds of each hit's attack near every eighth note (rock_pattern has a hit on each): within
+    +-30 ms of the grid point, where a trailing 5 ms peak envelope first climbs 30% of the way from
+    the quietest point before the window's peak up to that peak. Measured on the loop's second pass,
+    so the first hit has its lead-in too."""
+    mono = np.abs(audio if audio.ndim == 1 else audio.mean(axis=1))
+    loop_s = mono.size / sample_rate
+    mono = np.tile(mono, 2)
+    win = int(0.005 * sample_rate)
     out = []
     for k in range(eighths):
-        centre = int(round(k * 30.0 / bpm * sample_rate))
-        lo = max(0, centre - int(0.03 * sample_rate))
-        seg = np.abs(mono[lo:centre + int(0.03 * sample_rate)])
-        out.append((lo + int(np.argmax(seg > 0.3 * seg.max()))) / sample_rate)
+        centre = int(round((loop_s + k * 30.0 / bpm) * sample_rate))
+        lo = max(win, centre - int(0.03 * sample_rate))
+        seg = mono[lo - win:centre + int(0.03 * sample_rate)]
+        env = np.lib.stride_tricks.sliding_window_view(seg, win).max(axis=1)[1:]  # env[j]: max up to lo + j
+        peak = int(np.argmax(env))
+        floor = int(np.argmin(env[:peak + 1]))
+        rise = np.nonzero(env[floor:peak + 1] >= env[floor] + 0.3 * (env[peak] - env[floor]))[0][0]
+        out.append((lo + floor + rise) / sample_rate - loop_s)
     return np.asarray(out)
 
 
@@ -74,7 +83,7 @@ def cli(capsys, *args) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize(("fit", "target", "tolerance_ms"), [("stretch", 90.0, 10.0), ("stretch", 120.0, 10.0),
+@pytest.mark.parametrize(("fit", "target", "tolerance_ms"), [("stretch", 90.0, 6.0), ("stretch", 120.0, 6.0),
                                                             ("repitch", 90.0, 1.0), ("repitch", 70.0, 1.0)])
 def test_export_at_project_tempo_is_whole_bars_on_the_new_grid(capsys, tmp_path, lib_root, loop, fit, target, tolerance_ms):
     out_dir = tmp_path / "out"
@@ -138,9 +147,10 @@ def test_stretching_a_5_9_s_loop_takes_well_under_a_second():
     # 2 bars at 81.4 BPM at the breaks model's 22.05 kHz: 5.90 s, the length the model dreams.
     source = rock_pattern(bpm=81.4, bars=2, sample_rate=SR)
     assert source.size / SR == pytest.approx(5.9, abs=0.01)
-    best = min(_timed(lambda: fit_to_tempo(source, sample_rate=SR, bpm=81.4, target_bpm=90.0, beats=8))
-               for _ in range(3))
-    assert best < 0.5, f"stretch took {best:.3f} s"
+    runs = [_timed(lambda: fit_to_tempo(source, sample_rate=SR, bpm=81.4, target_bpm=90.0, beats=8)) for _ in range(3)]
+    wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
+    # CPU time is what the stretch costs; wall time also counts the other jobs sharing the machine.
+    assert cpu < 0.5 and wall < 1.0, f"stretch took {wall:.3f} s ({cpu:.3f} s of CPU)"
 
 
 def test_fit_keeps_channels_and_validates():
@@ -155,7 +165,7 @@ def test_fit_keeps_channels_and_validates():
         fit_to_tempo(stereo, sample_rate=SR, bpm=BPM, target_bpm=100.0, beats=0)
 
 
-def _timed(fn) -> float:
-    t = time.perf_counter()
+def _timed(fn) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t
+    return time.perf_counter() - wall, time.process_time() - cpu
