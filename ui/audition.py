@@ -57,6 +57,26 @@ class Audition(QObject):
             clip.set_region_seconds(*region)
         self.clip = clip
 
+    def switch(self, key: str, audio: np.ndarray, sample_rate: int) -> None:
+        """Swap the playing loop for `audio` (the same loop at another tempo) at the same place in
+        the loop, through the player's crossfade: no gap, no click. Plays the whole new loop."""
+        old = self.clip
+        try:
+            player = self._ensure_player()
+            clip = player.prepare(audio, sample_rate=sample_rate, looping=self.looping, tag=key)
+        except CrateDiggerError as exc:
+            self._fail(str(exc))
+            return
+        if old is not None and old.region[1] > old.region[0]:
+            fraction = (old.position - old.region[0]) / (old.region[1] - old.region[0])
+            clip.position = int(min(max(fraction, 0.0), 1.0) * (clip.frames.shape[0] - 1))
+        self.clip = clip
+        if old is not None and player.current is old:
+            try:
+                player.play(clip, from_start=False)
+            except CrateDiggerError as exc:
+                self._fail(str(exc))
+
     def loaded_key(self) -> str | None:
         return None if self.clip is None else self.clip.tag
 
