@@ -28,6 +28,7 @@ from cratedigger.playback import Player
 from cratedigger_ui import tasks
 from cratedigger_ui.audition import Audition
 from cratedigger_ui.entries import Entry
+from cratedigger_ui.project_tempo import ProjectTempoBar, ProjectTempoController
 from cratedigger_ui.qt_compat import guard_refcounts
 from cratedigger_ui.settings import AppSettings
 from cratedigger_ui.theme import icon
@@ -202,6 +203,9 @@ class MainWindow(QMainWindow):
         self.library_label = QLabel("")
         self.library_label.setObjectName("muted")
         self.statusBar().addPermanentWidget(self.library_label)
+        self.project_tempo_bar = ProjectTempoBar()
+        self.statusBar().addPermanentWidget(self.project_tempo_bar)
+        self.project_tempo = ProjectTempoController(self, self.project_tempo_bar)
 
     def _action(self, menu, text: str, slot, shortcut=None, icon_name: str | None = None, checkable=False) -> QAction:
         action = QAction(text, self)
@@ -232,6 +236,7 @@ class MainWindow(QMainWindow):
         self.delete_action = self._action(edit, "Discard / trash", self.delete_selection, QKeySequence.StandardKey.Delete, "trash")
         self._action(edit, "Rename", self.start_rename, "F2", "rename")
         self.favourite_action = self._action(edit, "Favourite", self.toggle_favourite, "F", "star")
+        self.similar_action = self._action(edit, "More like this", lambda _=False: self.project_tempo.more_like_this(), "Ctrl+M")
         rate_menu = edit.addMenu("Rating")
         for n in range(6):
             self._action(rate_menu, f"{n} stars", lambda _=False, n=n: self.rate_current(n), str(n))
@@ -410,6 +415,8 @@ class MainWindow(QMainWindow):
         self.keep_button.setEnabled(entry.is_fresh and not entry.kept)
 
     def _audition(self, key: str, audio, sample_rate: int) -> None:
+        if self.project_tempo.audition(key, audio, sample_rate):
+            return  # fitted to the project tempo first; it plays when ready
         was_playing = self.audition.is_playing()
         self.audition.load(key, audio, sample_rate, region=self.detail.loop_region())
         if self.autoplay or was_playing:
