@@ -1,5 +1,6 @@
 """Presets a producer understands: draft (browse fast), standard (fast, quality held), best (today's
 50-step DDIM at full precision). Explicit steps or scheduler given with a preset override its values.
+No torch at import: the CLI parser and the app's panel read these names at start-up.
 
 The values come from benchmarks/fast_sampling.py (figures in docs and the issue notes): seconds per
 breaks-256 candidate and distance to a many-step DDIM reference on trained weights.
@@ -9,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from cratedigger.errors import BadParameterError
-from cratedigger.generate import GenerationRequest
+
+if TYPE_CHECKING:
+    from cratedigger.generate import GenerationRequest
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,10 @@ def preset_request(
     scheduler: str | None = None,
     eta: float = 0.0,
     batch_size: int | None = None,
-) -> GenerationRequest:
+) -> "GenerationRequest":
     """The request for preset `name`; `steps` / `scheduler` when given replace the preset's."""
+    from cratedigger.generate import GenerationRequest
+
     preset = get_preset(name)
     return GenerationRequest(
         count=count,

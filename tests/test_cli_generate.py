@@ -17,7 +17,7 @@ def run_cli(*args, cwd=None):
 
 def test_generate_writes_wavs_and_sidecars(tiny_model_dir, tmp_path):
     out = tmp_path / "out"
-    result = run_cli("generate", "--model", tiny_model_dir, "--count", 3, "--steps", 3, "--seed", 40, "--device", "cpu", "--out", out)
+    result = run_cli("generate", "--model", tiny_model_dir, "--count", 3, "--preset", "best", "--steps", 3, "--seed", 40, "--device", "cpu", "--out", out)
     assert result.returncode == 0, result.stderr
     wavs = sorted(out.glob("*.wav"))
     assert len(wavs) == 3

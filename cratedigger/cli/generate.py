@@ -5,63 +5,82 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from cratedigger.errors import BadParameterError
-
+from cratedigger.presets import DEFAULT_PRESET, PRESETS
+from cratedigger.schedulers import SCHEDULERS
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "generate",
         help="generate candidate breaks with a model",
-        description="Generate candidates: 16-bit WAVs at the model's rate (peak-normalised) plus JSON sidecars.",
+        description=(
+            "Generate candidates: 16-bit WAVs at the model's rate (peak-normalised) plus JSON sidecars. "
+            "A preset sets scheduler, steps, precision and feature reuse; --steps / --scheduler override it."
+        ),
     )
-    p.add_argument("--model", required=True, help="hub id (e.g. teticio/audio-diffusion-breaks-256) or model folder")
+    p.add_argument("--model", default=None, help="'starter' (built in), a hub id or a model folder (default: $CRATEDIGGER_MODEL, else breaks-256 if cached, else starter)")
+    presets = "; ".join(f"{p.name}: {p.about}" for p in PRESETS.values())
+    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"{presets} (default {DEFAULT_PRESET})")
     p.add_argument("--count", type=int, default=1, help="how many candidates (default 1)")
-    p.add_argument("--steps", type=int, default=None, help="denoising steps (default: 50 ddim, 20 dpm++, model's own for ddpm)")
-    p.add_argument("--scheduler", default="ddim", choices=["ddim", "ddpm", "dpm++"])
+    p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the preset's)")
+    p.add_argument("--scheduler", default=None, help=f"{', '.join(SCHEDULERS)} (default: the preset's)")
     p.add_argument("--seed", type=int, default=None, help="seed of the first candidate; the others follow it (+1 each)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 like DDPM")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None, help="default: 1 on a CPU, sized to memory on a GPU")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--offline", action="store_true", help="use only the Hugging Face cache")
     p.add_argument("--out", required=True, type=Path, help="folder for the WAVs and JSON sidecars")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace files of the same name (default: new names, never overwrite)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from cratedigger.generate import GenerationRequest, generate
+    from cratedigger.audio.io import check_writable_target
+    from cratedigger.generate import generate
     from cratedigger.model import load_model
+    from cratedigger.presets import preset_request
 
     seeds = None
     if args.seed is not None:
         if args.seed < 0:
             raise BadParameterError(f"--seed must be >= 0, got {args.seed}")
         seeds = tuple(args.seed + i for i in range(max(args.count, 0)))
-    request = GenerationRequest(
-        count=args.count, steps=args.steps, scheduler=args.scheduler, seeds=seeds, eta=args.eta, batch_size=args.batch_size
+    request = preset_request(
+        args.preset, count=args.count, steps=args.steps, scheduler=args.scheduler, seeds=seeds, eta=args.eta,
+        batch_size=args.batch_size,
     )
-    if args.out.exists() and not args.out.is_dir():
-        raise BadParameterError(f"--out {args.out} is a file, not a folder")
+    check_writable_target(args.out, folder=True)  # before minutes of model loading, not after
     model = load_model(args.model, device=args.device, offline=True if args.offline else None)
     bar, on_step = progress_bar("generating")
-
     written: list[Path] = []
+    started = time.perf_counter()
 
     def on_batch(candidates) -> None:
-        written.extend(write_candidates(args.out, candidates, prefix="break"))
+        for candidate in candidates:
+            written.extend(write_candidates(args.out, [candidate], prefix="break", overwrite=args.overwrite))
+            if bar.disable:  # a log or a pipe: one line per candidate instead of a redrawn bar
+                print(
+                    f"cratedigger: candidate {len(written)}/{request.count} written: {written[-1].name} "
+                    f"({time.perf_counter() - started:.1f} s)",
+                    file=sys.stderr, flush=True,
+                )
 
     try:
         generate(model, request, on_batch=on_batch, on_step=on_step)
     finally:
         bar.close()
-    for path in written:
-        print(path)
+        for path in written:  # also when stopped or failed: what is on disk
+            print(path, flush=True)
     return 0
 
 
 def progress_bar(label: str):
-    """A tqdm bar on a terminal (silent otherwise) and the on_step(done, total) callback that drives it."""
+    """A tqdm bar on a terminal (disabled otherwise) and the on_step(done, total) callback that drives it."""
     from tqdm import tqdm
 
     bar = tqdm(total=None, unit="step", disable=not sys.stderr.isatty(), desc=label)
@@ -74,15 +93,29 @@ def progress_bar(label: str):
     return bar, on_step
 
 
-def write_candidates(out: Path, candidates, *, prefix: str) -> list[Path]:
-    """One 16-bit WAV (peak-normalised audio as generated) and one JSON sidecar per candidate."""
+def unique_stem(out: Path, stem: str, suffixes: tuple[str, ...]) -> str:
+    """`stem`, or stem-2, stem-3, ... : the first for which no file with any of `suffixes` exists."""
+    candidate, n = stem, 1
+    while any((out / f"{candidate}{s}").exists() for s in suffixes):
+        n += 1
+        candidate = f"{stem}-{n}"
+    return candidate
+
+
+def write_candidates(out: Path, candidates, *, prefix: str, overwrite: bool = False) -> list[Path]:
+    """One 16-bit WAV (peak-normalised audio as generated) and one JSON sidecar per candidate. Names
+    that are taken get a -2, -3... suffix unless `overwrite`."""
     from cratedigger.audio.io import write_audio_atomic, write_bytes_atomic
 
     paths = []
     for candidate in candidates:
         stem = f"{prefix}_{candidate.index:03d}_seed{candidate.seed}"
-        wav = write_audio_atomic(out / f"{stem}.wav", candidate.audio, sample_rate=candidate.sample_rate, bits=16)
+        if not overwrite:
+            stem = unique_stem(out, stem, (".wav", ".json"))
+        wav = write_audio_atomic(
+            out / f"{stem}.wav", candidate.audio, sample_rate=candidate.sample_rate, bits=16, overwrite=overwrite
+        )
         sidecar = {**candidate.params, "file": wav.name, "duration": candidate.duration}
-        write_bytes_atomic(out / f"{stem}.json", (json.dumps(sidecar, indent=2) + "\n").encode())
+        write_bytes_atomic(out / f"{stem}.json", (json.dumps(sidecar, indent=2) + "\n").encode(), overwrite=overwrite)
         paths.append(wav)
     return paths

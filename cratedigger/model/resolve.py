@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cratedigger.errors import ModelError
+from cratedigger.model.starter import STARTER, default_model_reference, is_starter, starter_folder
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 # Only what the engine loads: configs and weights of each component.
@@ -28,21 +29,26 @@ def is_hub_id(ref: str) -> bool:
 
 
 def resolve_model(
-    ref: str | os.PathLike,
+    ref: str | os.PathLike | None,
     *,
     revision: str | None = None,
     offline: bool | None = None,
     cache_dir: str | os.PathLike | None = None,
     tqdm_class=None,
 ) -> ResolvedModel:
-    """Local folders are used as they are; hub ids go through the Hugging Face cache.
+    """Local folders are used as they are; 'starter' is the built-in model; hub ids go through the
+    Hugging Face cache; None is the default model (default_model_reference).
 
     Online, a hub id downloads what is missing (with a progress bar); offline
     (`offline=True` or HF_HUB_OFFLINE=1), or when the hub cannot be reached, only the cache is used.
     """
+    if ref is None:  # no model named: the default rule (cratedigger.model.starter)
+        ref = default_model_reference(cache_dir=cache_dir)
     text = os.fspath(ref).strip()
     if not text:
-        raise ModelError("no model given: pass a hub id such as teticio/audio-diffusion-breaks-256 or a folder")
+        raise ModelError("no model given: pass 'starter', a hub id such as teticio/audio-diffusion-breaks-256, or a folder")
+    if is_starter(text) and not Path(text).exists():
+        return ResolvedModel(ref=STARTER, folder=starter_folder(), revision=None)
     path = Path(text).expanduser()
     if path.exists():
         if not path.is_dir():
