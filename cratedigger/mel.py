@@ -23,6 +23,12 @@ import torch
 from cratedigger.errors import BadParameterError, ModelError
 
 _AMIN = 1e-10  # librosa.power_to_db's floor
+# What a model's mel_config.json may say (inclusive). Published models use 64-256 px, 16-48 kHz;
+# x_res/y_res cap what an image (and so generation) may cost in memory.
+MEL_RANGES = {
+    "x_res": (8, 1024), "y_res": (8, 1024), "sample_rate": (4000, 192000), "n_fft": (16, 16384),
+    "hop_length": (1, 16384), "top_db": (1, 200), "n_iter": (1, 1000),
+}
 
 
 @dataclass(frozen=True)
@@ -60,15 +66,28 @@ class MelParams:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, config: dict) -> "MelParams":
+    def from_dict(cls, config: dict, *, source: str = "mel config") -> "MelParams":
+        """Every number checked (whole, in range), never coerced: `n_fft: 2.5` or `hop_length: true`
+        would otherwise load and make silence. Errors name `source` and the key."""
         fields = ("x_res", "y_res", "sample_rate", "n_fft", "hop_length", "top_db", "n_iter")
         missing = [f for f in fields if f not in config]
         if missing:
-            raise ModelError(f"mel config lacks {', '.join(missing)}")
-        try:
-            return cls(**{f: int(config[f]) for f in fields})
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"mel config has a non-integer value ({exc})") from exc
+            raise ModelError(f"{source} lacks {', '.join(missing)}")
+        values = {}
+        for key in fields:
+            value = config[key]
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # 2048.0 is a whole number; 2.5 and true are not
+            lo, hi = MEL_RANGES[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ModelError(f"{source}: {key} must be a whole number from {lo} to {hi}, got {value!r}")
+            values[key] = value
+        if values["hop_length"] > values["n_fft"]:
+            raise ModelError(f"{source}: hop_length {values['hop_length']} is larger than n_fft {values['n_fft']}")
+        if values["y_res"] > values["n_fft"] // 2 + 1:
+            raise ModelError(f"{source}: y_res {values['y_res']} mel bands need n_fft of at least {2 * values['y_res'] - 2}, "
+                             f"got {values['n_fft']}")
+        return cls(**values)
 
     @classmethod
     def from_config_file(cls, path: str | os.PathLike) -> "MelParams":
@@ -82,7 +101,7 @@ class MelParams:
             raise ModelError(f"{path}: not valid JSON ({exc})") from exc
         if not isinstance(config, dict):
             raise ModelError(f"{path}: expected a JSON object")
-        return cls.from_dict(config)
+        return cls.from_dict(config, source=str(path))
 
 
 @functools.lru_cache(maxsize=8)

@@ -40,7 +40,7 @@ def test_params_from_config_file(tmp_path):
 
 @pytest.mark.parametrize(
     "content, match",
-    [("{not json", "not valid JSON"), ('{"x_res": 64}', "lacks"), ('{"x_res": "a", "y_res": 1, "sample_rate": 1, "n_fft": 1, "hop_length": 1, "top_db": 1, "n_iter": 1}', "non-integer")],
+    [("{not json", "not valid JSON"), ('{"x_res": 64}', "lacks"), ('{"x_res": "a", "y_res": 1, "sample_rate": 1, "n_fft": 1, "hop_length": 1, "top_db": 1, "n_iter": 1}', "x_res must be a whole number")],
 )
 def test_params_bad_config(tmp_path, content, match):
     path = tmp_path / "mel_config.json"

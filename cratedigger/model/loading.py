@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,7 @@ def load_model(
     if scheduler_class not in SUPPORTED_SCHEDULERS:
         raise ModelError(f"scheduler: unsupported class {scheduler_class!r}")
     scheduler_config = read_json(folder / "scheduler" / "scheduler_config.json", what="scheduler")
+    check_scheduler_config(scheduler_config, folder / "scheduler" / "scheduler_config.json")
 
     vqvae = None
     vae_class = _component_class(index, "vqvae") or _component_class(index, "vae")
@@ -143,6 +145,10 @@ def load_model(
         vae_folder = folder / ("vqvae" if (folder / "vqvae").exists() or "vqvae" in index else "vae")
         vqvae = _load_component(diffusers.AutoencoderKL, vae_folder, "vqvae", torch_dtype)
 
+    # Before any weights are read: a config asking for more than this machine has is refused here,
+    # not after gigabytes are allocated (or by the kernel's OOM killer mid-generation).
+    _check_weights(folder / "unet", "unet")
+    check_unet_config(read_json(folder / "unet" / "config.json", what="unet"), folder / "unet" / "config.json")
     unet = _load_component(diffusers.UNet2DModel, folder / "unet", "unet", torch_dtype)
     mel = _read_mel(folder, index, unet, vqvae)
 
@@ -192,3 +198,90 @@ def _check_consistency(model: LoadedModel) -> None:
             raise ModelError(
                 f"vqvae latent_channels {model.vqvae.config.latent_channels} != unet in_channels {channels}"
             )
+
+
+# -- config checks: every number a model folder gives, checked before it is used -------------------
+
+MAX_SAMPLE_SIDE = 1024
+BETA_SCHEDULES = {"linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid"}
+PREDICTION_TYPES = {"epsilon", "v_prediction", "sample"}
+
+
+def _whole(value, *, where: Path, key: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ModelError(f"{where}: {key} must be a whole number from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def _fraction(value, *, where: Path, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value < 1:
+        raise ModelError(f"{where}: {key} must be a number between 0 and 1 (exclusive), got {value!r}")
+    return float(value)
+
+
+def check_scheduler_config(config: dict, where: Path) -> None:
+    """num_train_timesteps, betas, schedule and prediction type: type, sign and range."""
+    _whole(config.get("num_train_timesteps", 1000), where=where, key="num_train_timesteps", lo=2, hi=100_000)
+    start = _fraction(config.get("beta_start", 0.0001), where=where, key="beta_start")
+    end = _fraction(config.get("beta_end", 0.02), where=where, key="beta_end")
+    if end <= start:
+        raise ModelError(f"{where}: beta_end ({end}) must be larger than beta_start ({start})")
+    schedule = config.get("beta_schedule", "linear")
+    if schedule not in BETA_SCHEDULES:
+        raise ModelError(f"{where}: beta_schedule must be one of {sorted(BETA_SCHEDULES)}, got {schedule!r}")
+    kind = config.get("prediction_type", "epsilon")
+    if kind not in PREDICTION_TYPES:
+        raise ModelError(f"{where}: prediction_type must be one of {sorted(PREDICTION_TYPES)}, got {kind!r}")
+    betas = config.get("trained_betas")
+    if betas is not None:
+        if not isinstance(betas, list) or not betas:
+            raise ModelError(f"{where}: trained_betas must be a list of numbers, got {type(betas).__name__}")
+        for i, beta in enumerate(betas):
+            _fraction(beta, where=where, key=f"trained_betas[{i}]")
+
+
+def check_unet_config(config: dict, where: Path) -> None:
+    """Shape numbers in range, and the memory one candidate needs no more than this machine has free."""
+    size = config.get("sample_size")
+    sides = [size, size] if isinstance(size, int) and not isinstance(size, bool) else size
+    if not isinstance(sides, list) or len(sides) != 2:
+        raise ModelError(f"{where}: sample_size must be a whole number or [height, width], got {size!r}")
+    height, width = (_whole(v, where=where, key="sample_size", lo=4, hi=MAX_SAMPLE_SIDE) for v in sides)
+    _whole(config.get("in_channels", 3), where=where, key="in_channels", lo=1, hi=64)
+    _whole(config.get("out_channels", 3), where=where, key="out_channels", lo=1, hi=64)
+    layers = _whole(config.get("layers_per_block", 2), where=where, key="layers_per_block", lo=1, hi=16)
+    channels = config.get("block_out_channels", [224, 448, 672, 896])
+    if not isinstance(channels, list) or not 1 <= len(channels) <= 10:
+        raise ModelError(f"{where}: block_out_channels must be a list of 1-10 whole numbers, got {channels!r}")
+    for c in channels:
+        _whole(c, where=where, key="block_out_channels", lo=1, hi=8192)
+    need = generation_bytes(height=height, width=width, channels=channels, layers_per_block=layers,
+                            attention=[("Attn" in str(b)) for b in config.get("down_block_types", [])])
+    free = available_memory_bytes()
+    if free is not None and need > free:
+        raise ModelError(
+            f"{where}: a {height}x{width} sample through this UNet needs about {need / 2**30:.1f} GiB for one "
+            f"candidate, and only {free / 2**30:.1f} GiB of memory is free; refusing to load it")
+
+
+def generation_bytes(*, height: int, width: int, channels, layers_per_block: int, attention) -> int:
+    """A rough float32 peak for one forward pass of one candidate: the activations kept per level
+    (down and up, each resnet layer) plus the attention matrices of the attention levels."""
+    total = 0
+    for i, c in enumerate(channels):
+        h, w = max(1, height >> i), max(1, width >> i)
+        total += h * w * int(c) * 4 * (2 * layers_per_block + 3) * 2
+        if i < len(attention) and attention[i]:
+            total += (h * w) ** 2 * 4 * 2
+    return total
+
+
+def available_memory_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
