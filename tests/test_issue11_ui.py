@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 from PySide6.QtCore import Qt
 
 from cratedigger.library import Library
 from cratedigger.tempo_fit import fitted_frames
 from drum_audio import LMMS_BEATS, load_mono, rock_pattern
+from library_helpers import parse_wav
 
 SR = 22050
 
@@ -51,6 +53,10 @@ def test_project_tempo_plays_the_loop_fitted_and_switches_without_restarting(mak
     frames_at = lambda bpm: fitted_frames(beats=8, target_bpm=bpm, sample_rate=SR)  # noqa: E731
     qtbot.waitUntil(lambda: window.audition.clip.frames.shape[0] == frames_at(90.0), timeout=10000)
     assert window.audition.is_playing() and own == round(8 * 60 / 93.4 * SR)
+    # Drag-out carries the loop at the project tempo: name, length and acid chunk.
+    qtbot.waitUntil(lambda: "_90bpm_" in str(window.drag_file_for(window.current)), timeout=10000)
+    dragged = window.drag_file_for(window.current)
+    assert sf.info(str(dragged)).frames == frames_at(90.0) and parse_wav(dragged).acid["tempo"] == pytest.approx(90.0)
 
     # Halfway through the loop, a new tempo takes over at the same place in the bar, crossfaded.
     clip = window.audition.clip

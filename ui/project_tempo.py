@@ -7,7 +7,9 @@ window's pools; this module only collects the producer's answer and hands result
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
 
 from cratedigger.tempo_fit import FIT_MODES, MAX_RATIO, MIN_RATIO
+
+log = logging.getLogger(__name__)
 
 SIMILAR_LIMIT = 50
 FIT_LABELS = {"stretch": "stretch", "repitch": "re-pitch"}
@@ -83,6 +87,15 @@ def fit_job(ctx: Any, key: str, audio: np.ndarray, sample_rate: int, bpm: float,
     return FittedAudio(key, out, sample_rate, target, fit)
 
 
+def drag_job(ctx: Any, handle: Any, sample_id: int, cache_dir: Path, bpm: float, fit: str) -> tuple[tuple, Path]:
+    """The drag file of a library loop at the project tempo, in its own cache folder per tempo and
+    mode (the loop's own-tempo drag file is left alone)."""
+    from cratedigger.library import export_for_drag
+
+    ctx.check()
+    return (sample_id, bpm, fit), export_for_drag(handle.library, sample_id, cache_dir=cache_dir, bpm=bpm, fit=fit)
+
+
 def similar_job(ctx: Any, handle: Any, sample_id: int, limit: int, indexes: dict) -> tuple[int, Any]:
     """(sample_id, QueryResult of the nearest samples, nearest first). `indexes` keeps one
     SimilarityIndex per library, touched only on the library pool's one thread."""
@@ -109,7 +122,8 @@ class ProjectTempoController:
 
     audition(key, audio, rate) -> True when it took over (the loop is being fitted and will play
     when ready); changed() re-fits what is loaded and switches to it where it is (no gap: the
-    player crossfades); more_like_this() lists the samples nearest the selected one.
+    player crossfades); drag_file(entry) is the library loop's drag file at the project tempo;
+    more_like_this() lists the samples nearest the selected one.
     """
 
     def __init__(self, window: Any, bar: ProjectTempoBar) -> None:
@@ -118,6 +132,7 @@ class ProjectTempoController:
         self._source: tuple[str, np.ndarray, int] | None = None  # what the audition would play unfitted
         self._start_playing = False
         self._indexes: dict = {}
+        self._drag_files: dict[tuple, Path] = {}
         bar.changed.connect(self.changed)
 
     def _beats(self) -> tuple[float, int] | None:
@@ -137,6 +152,7 @@ class ProjectTempoController:
             return False
         self._start_playing = self.window.autoplay or self.window.audition.is_playing()
         self._submit(key, audio, sample_rate, grid, target)
+        self._prepare_drag(target)
         return True
 
     def changed(self) -> None:
@@ -149,6 +165,30 @@ class ProjectTempoController:
             self._switch(key, audio, rate)  # back to the loop's own tempo
             return
         self._submit(key, audio, rate, grid, target)
+        self._prepare_drag(target)
+
+    def _prepare_drag(self, target: float) -> None:
+        entry = self.window.current
+        if entry is None or entry.sample_id is None or (entry.sample_id, target, self.bar.fit()) in self._drag_files:
+            return
+        cache = Path(self.window.drag_cache) / f"tempo-{target:g}-{self.bar.fit()}"
+        self.window.jobs.submit(
+            "analysis", drag_job, self.window.library, entry.sample_id, cache, target, self.bar.fit(),
+            kind="project-tempo-drag", replace=True, on_done=self._drag_ready,
+            on_error=lambda m: log.info("drag file at the project tempo not prepared: %s", m),
+        )
+
+    def _drag_ready(self, result: tuple[tuple, Path]) -> None:
+        key, path = result
+        self._drag_files[key] = path
+
+    def drag_file(self, entry: Any) -> Path | None:
+        """The prepared drag file of `entry` at the project tempo, or None (then the loop's own)."""
+        target = self.bar.bpm()
+        if target is None or entry.sample_id is None:
+            return None
+        path = self._drag_files.get((entry.sample_id, target, self.bar.fit()))
+        return path if path is not None and path.is_file() else None
 
     def _submit(self, key: str, audio: np.ndarray, rate: int, grid: tuple[float, int], target: float) -> None:
         self.window.jobs.submit(
