@@ -757,7 +757,7 @@ class MainWindow(QMainWindow):
     def drag_file_for(self, entry: Entry) -> Path | None:
         """The WAV a drag carries: prepared when the loop was selected or arrived."""
         if entry.sample_id is not None and not (entry.is_fresh and entry.drag_path):
-            path = self._drag_files.get(entry.sample_id)
+            path = self.project_tempo.drag_file(entry) or self._drag_files.get(entry.sample_id)
             if path is not None and path.is_file():
                 return path
             # Dragged before the background export finished: a drag cannot wait for a signal, and
