@@ -304,8 +304,9 @@ class MainWindow(QMainWindow):
             self.panel.remember_model(s.get_str("model/ref"))
         self.panel.device_box.setCurrentText(s.get_str("model/device", "auto"))
         self.panel.count_spin.setValue(s.get_int("generate/count", 8))
-        self.panel.steps_spin.setValue(s.get_int("generate/steps", 50))
-        self.panel.scheduler_box.setCurrentText(s.get_str("generate/scheduler", "ddim"))
+        self.panel.set_preset(s.get_str("generate/preset", self.panel.preset_box.currentText()))
+        self.panel.steps_spin.setValue(s.get_int("generate/steps", self.panel.steps_spin.value()))
+        self.panel.scheduler_box.setCurrentText(s.get_str("generate/scheduler", self.panel.scheduler_box.currentText()))
         self.transport.autoplay_button.setChecked(s.get_bool("audition/autoplay", True))
         self.transport.loop_button.setChecked(s.get_bool("audition/loop", True))
         self.audition.set_looping(self.transport.loop_button.isChecked())
@@ -319,6 +320,7 @@ class MainWindow(QMainWindow):
         s.set("model/recent", self.panel.recent_models())
         s.set("model/device", self.panel.device_box.currentText())
         s.set("generate/count", self.panel.count_spin.value())
+        s.set("generate/preset", self.panel.preset_box.currentText())
         s.set("generate/steps", self.panel.steps_spin.value())
         s.set("generate/scheduler", self.panel.scheduler_box.currentText())
         s.set("audition/autoplay", self.transport.autoplay_button.isChecked())
@@ -490,6 +492,7 @@ class MainWindow(QMainWindow):
             self.panel.status.setText(f"Running on {value['device']} · {value['ref']}")
             self.panel.progress.setFormat("warming up…")
         elif what == "batch":
+            self.panel.show_pace(value)
             first = self._fresh_number + 1
             self._fresh_number += len(value)
             self.jobs.submit(

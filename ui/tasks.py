@@ -73,6 +73,7 @@ class GenerateArgs:
     steps: int | None
     scheduler: str
     seed: int | None  # None: random seeds; else seeds seed, seed+1, ...
+    preset: str | None = None  # cratedigger.presets name; steps and scheduler above override it
 
 
 def generate_job(ctx: JobContext, cache: ModelCache, args: GenerateArgs) -> int:
@@ -82,7 +83,12 @@ def generate_job(ctx: JobContext, cache: ModelCache, args: GenerateArgs) -> int:
     seeds = None
     if args.seed is not None:
         seeds = tuple((args.seed + i) % (MAX_SEED + 1) for i in range(args.count))
-    request = GenerationRequest(count=args.count, steps=args.steps, scheduler=args.scheduler, seeds=seeds)
+    if args.preset:
+        from cratedigger.presets import preset_request
+
+        request = preset_request(args.preset, count=args.count, steps=args.steps, scheduler=args.scheduler, seeds=seeds)
+    else:
+        request = GenerationRequest(count=args.count, steps=args.steps, scheduler=args.scheduler, seeds=seeds)
     model = cache.get(args.ref, args.device)
     ctx.check()
     ctx.partial(("model", describe_model(model)))

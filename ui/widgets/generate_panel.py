@@ -1,5 +1,6 @@
-"""The generate panel: model (hub id, recent, or a folder), count, steps, scheduler, seed, device;
-Generate / Cancel with progress; and Extend / Variations of the selected loop."""
+"""The generate panel: model (hub id, recent, or a folder), preset, count, steps, scheduler, seed,
+device; Generate / Cancel with progress and the measured time per candidate; and Extend / Variations
+of the selected loop. Presets and schedulers are the engine's lists (cratedigger.presets/.schedulers)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cratedigger.presets import DEFAULT_PRESET, PRESETS
+from cratedigger.schedulers import SCHEDULER_NAMES
 from cratedigger_ui.tasks import GenerateArgs
 from cratedigger_ui.theme import icon
 
 DEFAULT_MODEL = "teticio/audio-diffusion-breaks-256"
-SCHEDULERS = ("ddim", "dpm++", "ddpm")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_RECENT = 8
 
@@ -60,7 +62,14 @@ class GeneratePanel(QWidget):
         self.steps_spin.setRange(1, 1000)
         self.steps_spin.setValue(50)
         self.scheduler_box = QComboBox()
-        self.scheduler_box.addItems(SCHEDULERS)
+        self.scheduler_box.addItems(SCHEDULER_NAMES)
+        self.preset_box = QComboBox()
+        for preset in PRESETS.values():
+            self.preset_box.addItem(preset.name)
+            self.preset_box.setItemData(self.preset_box.count() - 1, preset.about, Qt.ItemDataRole.ToolTipRole)
+        self.preset_box.setToolTip("Sets scheduler, steps and precision; edit steps or scheduler to override")
+        self.preset_box.currentTextChanged.connect(self.set_preset)
+        self.set_preset(DEFAULT_PRESET)
         self.random_seed = QCheckBox("random")
         self.random_seed.setChecked(True)
         self.seed_spin = QSpinBox()
@@ -76,6 +85,7 @@ class GeneratePanel(QWidget):
         form.addRow("Model", model_row)
         form.addRow("Device", self.device_box)
         form.addRow("Candidates", self.count_spin)
+        form.addRow("Preset", self.preset_box)
         form.addRow("Steps", self.steps_spin)
         form.addRow("Scheduler", self.scheduler_box)
         form.addRow("Seed", seed_row)
@@ -98,6 +108,10 @@ class GeneratePanel(QWidget):
         self.status = QLabel("Model loads on the first Generate")
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
+        self.pace = QLabel("")
+        self.pace.setObjectName("muted")
+        self.pace.setToolTip("Measured on this machine from the first batch of the last run")
+        self._pace_measured = False
 
         gen_box = QGroupBox("Generate")
         gen_layout = QVBoxLayout(gen_box)
@@ -105,6 +119,7 @@ class GeneratePanel(QWidget):
         gen_layout.addLayout(buttons)
         gen_layout.addWidget(self.progress)
         gen_layout.addWidget(self.status)
+        gen_layout.addWidget(self.pace)
 
         self.extend_bars = QSpinBox()
         self.extend_bars.setRange(1, 16)
@@ -157,7 +172,27 @@ class GeneratePanel(QWidget):
             steps=self.steps_spin.value(),
             scheduler=self.scheduler_box.currentText(),
             seed=None if self.random_seed.isChecked() else self.seed_spin.value(),
+            preset=self.preset_box.currentText(),
         )
+
+    def set_preset(self, name: str) -> None:
+        """Select preset `name` and show its steps and scheduler (which then override it if edited)."""
+        preset = PRESETS.get(name)
+        if preset is None:
+            return
+        if self.preset_box.currentText() != name:
+            self.preset_box.setCurrentText(name)  # re-enters here through currentTextChanged
+            return
+        self.steps_spin.setValue(preset.steps)
+        self.scheduler_box.setCurrentText(preset.scheduler)
+
+    def show_pace(self, candidates) -> None:
+        """Show the engine's measured seconds per candidate, from the first batch of a run."""
+        if self._pace_measured or not candidates or candidates[0].seconds is None:
+            return
+        self._pace_measured = True
+        seconds = sum(c.seconds for c in candidates) / len(candidates)
+        self.pace.setText(f"≈ {seconds:.0f} s per candidate on this machine ({candidates[0].params.get('preset') or 'custom'})")
 
     def _request(self) -> None:
         if not self.model_ref():
@@ -192,6 +227,7 @@ class GeneratePanel(QWidget):
         self.variations_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
         if busy:
+            self._pace_measured = False  # the next run measures again: preset or model may differ
             self.progress.setRange(0, 0)  # busy indicator until the first step reports
             self.progress.setFormat(text or "loading model…")
         else:
