@@ -26,6 +26,7 @@ from cratedigger.feature_reuse import ReuseForward, check_interval
 from cratedigger.mel import image_to_audio
 from cratedigger.model.device import PRECISIONS, Precision, sampling_precision
 from cratedigger.model.loading import LoadedModel
+from cratedigger.sampling_backend import check_backend
 from cratedigger.schedulers import SCHEDULERS, check_scheduler, default_steps
 from cratedigger.schedulers import make_scheduler as _make_scheduler
 
@@ -47,6 +48,7 @@ class GenerationRequest:
     precision: "full" (the load dtype: fp32 on the CPU) or "fast" (bf16 + channels_last on CPUs
     with native bf16, fp16 on CUDA; see sampling_precision). reuse: feature-reuse interval, 1 = none.
     preset: the preset these values came from (recorded only; see cratedigger.presets).
+    backend: what runs the UNet ("torch"; see cratedigger.sampling_backend).
     """
 
     count: int = 1
@@ -58,6 +60,7 @@ class GenerationRequest:
     precision: str = "full"
     reuse: int = 1
     preset: str | None = None
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
         if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= 1024:
@@ -66,6 +69,7 @@ class GenerationRequest:
         if self.precision not in PRECISIONS:
             raise BadParameterError(f"unknown precision {self.precision!r} (choose from {', '.join(PRECISIONS)})")
         check_interval(self.reuse)
+        check_backend(self.backend)
         if self.steps is not None and (not isinstance(self.steps, int) or not 1 <= self.steps <= 10000):
             raise BadParameterError(f"steps must be an integer from 1 to 10000, got {self.steps!r}")
         if self.seeds is not None:

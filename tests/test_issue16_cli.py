@@ -119,3 +119,13 @@ def test_an_interrupted_run_lists_what_it_wrote(tiny_model_dir, tmp_path, capsys
     assert code == 130 and "interrupted" in captured.err
     assert captured.out.split() == [str(out / "break_000_seed4.wav")]
     assert sorted(p.name for p in out.iterdir()) == ["break_000_seed4.json", "break_000_seed4.wav"]
+
+
+def test_a_backend_that_is_not_installed_is_one_line(tmp_path):
+    import importlib.util
+
+    installed = importlib.util.find_spec("openvino") is not None
+    result = run_cli("generate", "--model", tmp_path / "m", "--backend", "openvino", "--out", tmp_path / "o")
+    assert result.returncode == 2
+    reason = "is installed but this version of CrateDigger cannot use it yet" if installed else "is not installed (pip install -e .[openvino])"
+    assert result.stderr.strip().splitlines() == [f"cratedigger: error: backend 'openvino' {reason}"]

@@ -139,3 +139,15 @@ def test_fast_request_on_a_bf16_cpu_runs_bf16_channels_last_and_stays_close(tiny
     assert tiny_model.unet.dtype == torch.float32  # the loaded weights stay as they were
     spread = full.image.astype(float).std()
     assert np.abs(fast.image.astype(float) - full.image.astype(float)).mean() < 0.25 * spread
+
+
+def test_a_backend_that_is_not_installed_is_one_clear_error(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a))
+    with pytest.raises(BadParameterError, match=r"backend 'openvino' is not installed \(pip install -e \.\[openvino\]\)"):
+        GenerationRequest(backend="openvino")
+    with pytest.raises(BadParameterError, match="unknown backend 'tensorrt'"):
+        preset_request("standard", backend="tensorrt")
+    assert GenerationRequest().backend == "torch"

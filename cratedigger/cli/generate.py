@@ -30,6 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the first candidate; the others follow it (+1 each)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 like DDPM")
     p.add_argument("--batch-size", type=int, default=None, help="default: 1 on a CPU, sized to memory on a GPU")
+    p.add_argument("--backend", default="torch", help="torch; openvino needs the openvino extra (not built yet)")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--offline", action="store_true", help="use only the Hugging Face cache")
     p.add_argument("--out", required=True, type=Path, help="folder for the WAVs and JSON sidecars")
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         seeds = tuple(args.seed + i for i in range(max(args.count, 0)))
     request = preset_request(
         args.preset, count=args.count, steps=args.steps, scheduler=args.scheduler, seeds=seeds, eta=args.eta,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size, backend=args.backend,
     )
     check_writable_target(args.out, folder=True)  # before minutes of model loading, not after
     model = load_model(args.model, device=args.device, offline=True if args.offline else None)
