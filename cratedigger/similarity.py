@@ -264,7 +264,14 @@ def _has_table(library: Any) -> bool:
 
 
 def _vector_of_sample(library: Any, sample: Any) -> np.ndarray:
-    audio, rate = library.read_audio(sample)
+    import soundfile as sf
+
+    # Only the first MAX_SECONDS: a library may hold hours-long recordings (imported block by block).
+    try:
+        audio, rate = sf.read(str(sample.path), frames=min(int(sample.frames), int(MAX_SECONDS * sample.sample_rate)),
+                              dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise LibraryError(f"sample {sample.id}: its file cannot be read ({exc}); run `check`") from exc
     origin = grid_origin(bars=sample.bars, downbeats=sample.downbeats, beats=sample.beats)
     return features(audio, sample_rate=rate, bpm=sample.bpm, origin=origin)
 
