@@ -3,7 +3,8 @@
 Each round builds a mel image whose first columns are the last bars of what exists; those columns
 are re-noised to every denoising step and overwrite the sample, so the model continues the groove.
 The new bars are appended after a short equal-power crossfade that ends on the downbeat where the
-source ends; the source itself is kept sample for sample.
+source ends: the source is kept sample for sample except its last CROSSFADE_SECONDS (10 ms), which
+fade into the new audio.
 """
 
 from __future__ import annotations
@@ -49,11 +50,18 @@ class ExtendPlan:
     rounds: int
 
 
-def plan_extension(*, slice_samples: int, bar_samples: float, bars_to_add: int, existing: int) -> ExtendPlan:
-    """Keep whole bars, at least one where it fits and at most half a slice; add whole bars each round."""
+def plan_extension(*, slice_samples: int, bar_samples: float, bars_to_add: int, existing: int,
+                   sample_rate: int | None = None) -> ExtendPlan:
+    """Keep whole bars, at least one where it fits and at most half a slice; add whole bars each round.
+    All lengths in samples at the model's rate (`sample_rate`, for the message)."""
     if bar_samples >= slice_samples * 0.9:
+        if sample_rate:
+            bar, window = f"{bar_samples / sample_rate:.2f} s", f"{slice_samples / sample_rate:.2f} s"
+        else:
+            bar, window = f"{bar_samples:.0f} samples", f"{slice_samples} samples"
         raise BadParameterError(
-            f"a bar ({bar_samples:.0f} samples) barely fits this model's slice ({slice_samples}): tempo too slow"
+            f"one bar of this loop lasts {bar}, but this model's window is {window}: extending needs a bar "
+            "that fits in the window with room to spare (a model with a longer window, or a faster loop)"
         )
     keep_bars = int((slice_samples / 2) // bar_samples)
     if keep_bars >= 1:
@@ -102,6 +110,7 @@ def extend_loop(
         bar_samples=bar_seconds * mel.sample_rate,
         bars_to_add=bars_to_add,
         existing=context.size,
+        sample_rate=mel.sample_rate,
     )
     first_seed = seed if seed is not None else secrets.randbelow(MAX_SEED + 1)
     seeds = tuple((first_seed + i) % (MAX_SEED + 1) for i in range(plan.rounds))
@@ -150,6 +159,23 @@ def extend_loop(
         audio=result.astype(np.float32), sample_rate=sample_rate, bpm=float(bpm), bars_added=bars_to_add,
         source_samples=audio.shape[0], seeds=seeds, params=params,
     )
+
+
+def fit_extension_pcm(result: ExtendResult) -> tuple[np.ndarray, float]:
+    """The extended audio made to fit PCM the way export does (turned down, never clipped), without
+    touching a source that fits: only the new audio (from the crossfade on) is turned down then.
+    A source that itself peaks above full scale cannot be kept in PCM, so all of it is turned down.
+    Returns (audio, gain applied to the part that was turned down, 1.0 for none)."""
+    from cratedigger.audio.io import MAX_PCM_PEAK, fit_pcm
+
+    audio = result.audio
+    cut = max(0, result.source_samples - max(1, round(CROSSFADE_SECONDS * result.sample_rate)))
+    if float(np.max(np.abs(audio[:cut]), initial=0.0)) > MAX_PCM_PEAK:
+        return fit_pcm(audio)
+    tail, gain = fit_pcm(audio[cut:])
+    if gain == 1.0:
+        return audio, 1.0
+    return np.concatenate([audio[:cut], tail]).astype(np.float32), gain
 
 
 def _fit_length(segment: np.ndarray, n: int) -> np.ndarray:

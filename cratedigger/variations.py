@@ -27,6 +27,12 @@ def start_step_for(strength: float, steps: int) -> int:
     return steps - max(1, round(strength * steps))
 
 
+def source_frames_needed(model: LoadedModel, sample_rate: int) -> int:
+    """Frames of the source (at sample_rate) that the first model slice covers, with a little margin
+    for the resampler's edge."""
+    return int(math.ceil(model.mel.slice_seconds * sample_rate)) + int(0.05 * sample_rate) + 16
+
+
 def make_variations(
     model: LoadedModel,
     audio: np.ndarray,
@@ -53,6 +59,8 @@ def make_variations(
         count=count, steps=steps, scheduler=scheduler, seeds=seeds, eta=eta, batch_size=batch_size
     ).resolved(model)
     start_step = start_step_for(strength, request.steps)
+    # Only the first slice is used: cut before resampling, so a long source costs one slice of memory.
+    audio = audio[: source_frames_needed(model, sample_rate)]
     mono = to_model_audio(audio, sample_rate=sample_rate, model_rate=model.mel.sample_rate)
     image = audio_to_image(mono, model.mel)
     source = encode_images(model, image[None])  # [1, C, h, w], shared by every item

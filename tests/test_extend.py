@@ -89,7 +89,7 @@ def test_plan_keeps_whole_bars_up_to_half_a_slice():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(bpm=0), "bpm"), (dict(bars_to_add=0), "bars_to_add"), (dict(bpm=30), "tempo too slow"), (dict(beats_per_bar=0), "beats_per_bar")],
+    [(dict(bpm=0), "bpm"), (dict(bars_to_add=0), "bars_to_add"), (dict(bpm=30), "one bar of this loop lasts 8.00 s, but this model.s window is 2.97 s"), (dict(beats_per_bar=0), "beats_per_bar")],
 )
 def test_bad_parameters(wide_model, loop_44k, kwargs, match):
     args = dict(sample_rate=44100, bpm=BPM, bars_to_add=1, steps=2) | kwargs
