@@ -94,6 +94,7 @@ def make_window(qtbot, tmp_path):
             library_root=library_root or tmp_path / "library",
             player_factory=player_factory or (lambda: Player(stream_factory=SilentStream)),
             drag_cache=tmp_path / "drag",
+            fresh_dir=tmp_path / "fresh",  # the Fresh tray on disk, never the user's own
         )
         qtbot.addWidget(window)
         window.show()

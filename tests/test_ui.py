@@ -205,7 +205,9 @@ def test_trash_with_undo(make_window, qtbot, library_root):
 def test_export_selection_writes_daw_ready_wavs(make_window, qtbot, library_root, tmp_path):
     window = loaded_window(make_window, qtbot)
     out = tmp_path / "export"
-    window.choose_export_folder = lambda: str(out)
+    from cratedigger_ui.tasks import ExportOptions
+
+    window.choose_export_options = lambda defaults, count, without: ExportOptions(folder=out)
     window.library_list.setFocus()
     window.library_list.selectAll()
     qtbot.keyClick(window.library_list, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)

@@ -37,6 +37,8 @@ class Entry:
     audio: np.ndarray | None = None  # float32 [n] mono: fresh entries only
     drag_path: Path | None = None  # a ready WAV for drag-out, made on a pool thread
     kept: bool = False  # fresh entries: already added to the library
+    whole: np.ndarray | None = None  # float32 [n] mono: fresh entries, the clip before it was cut
+    notes: str = ""
 
     @property
     def is_fresh(self) -> bool:
@@ -59,10 +61,46 @@ class Entry:
             return ()
         return tuple(float(t) for t in np.arange(0.0, self.duration + 1e-6, bar))
 
+    @property
+    def number(self) -> int | None:
+        """n of a "fresh:<n>" key."""
+        return int(self.key.split(":", 1)[1]) if self.is_fresh else None
+
+    def first_downbeat(self) -> float:
+        return float(self.downbeats[0]) if self.downbeats else 0.0
+
+    def clip(self) -> np.ndarray | None:
+        """The audio to re-cut from: the uncut clip when there is one."""
+        return self.whole if self.whole is not None else self.audio
+
     def summary(self) -> str:
         bpm = f"{self.bpm:.1f} BPM" if self.bpm else "no tempo"
-        bars = f"{self.bars} bar{'s' if self.bars != 1 else ''}" if self.bars else f"{self.duration:.1f} s"
+        bars = f"{self.bars} bar{'s' if self.bars != 1 else ''}" if self.bars else f"{self.duration:.2f} s"
         return f"{bpm} · {bars}"
+
+    # -- the Fresh tray on disk (cratedigger.fresh_store) ---------------------------------------
+
+    def to_record(self) -> dict[str, Any]:
+        """What a fresh entry needs besides its audio, as JSON data."""
+        return {
+            "key": self.key, "name": self.name, "sample_rate": self.sample_rate, "bpm": self.bpm, "bars": self.bars,
+            "beats_per_bar": self.beats_per_bar, "beats": list(self.beats), "downbeats": list(self.downbeats),
+            "tags": list(self.tags), "rating": self.rating, "favourite": self.favourite, "parent_id": self.parent_id,
+            "source": self.source, "provenance": dict(self.provenance), "notes": self.notes,
+        }
+
+
+def entry_from_record(meta: dict[str, Any], audio: np.ndarray, sample_rate: int, whole: np.ndarray | None,
+                      overview: np.ndarray | None) -> Entry:
+    return Entry(
+        key=str(meta["key"]), name=str(meta["name"]), sample_rate=int(sample_rate), duration=audio.shape[0] / sample_rate,
+        bpm=meta.get("bpm"), bars=meta.get("bars"), beats_per_bar=int(meta.get("beats_per_bar") or 4),
+        beats=tuple(meta.get("beats") or ()), downbeats=tuple(meta.get("downbeats") or ()),
+        tags=tuple(meta.get("tags") or ()), rating=int(meta.get("rating") or 0), favourite=bool(meta.get("favourite")),
+        parent_id=meta.get("parent_id"), source=str(meta.get("source") or "generated"),
+        provenance=dict(meta.get("provenance") or {}), overview=overview, audio=audio, whole=whole,
+        notes=str(meta.get("notes") or ""),
+    )
 
 
 def entry_from_sample(sample: Any, overview: np.ndarray | None = None) -> Entry:
@@ -83,5 +121,7 @@ def entry_from_sample(sample: Any, overview: np.ndarray | None = None) -> Entry:
         sample_id=sample.id,
         parent_id=sample.parent_id,
         source=sample.source,
+        provenance=dict(sample.provenance),
         overview=overview,
+        notes=sample.notes or "",
     )

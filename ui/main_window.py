@@ -9,9 +9,12 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -34,10 +37,12 @@ from cratedigger_ui.settings import AppSettings
 from cratedigger_ui.theme import icon
 from cratedigger_ui.widgets.browser import BrowserFilters
 from cratedigger_ui.widgets.detail_view import DetailView
+from cratedigger_ui.widgets.export_dialog import ExportDialog
 from cratedigger_ui.widgets.entry_list import DragEntryModel, EntryList
 from cratedigger_ui.widgets.generate_panel import GeneratePanel
 from cratedigger_ui.widgets.message_bar import MessageBar
 from cratedigger_ui.widgets.tag_editor import TagEditor
+from cratedigger_ui.widgets.tempo_bar import TempoBar
 from cratedigger_ui.widgets.transport import Transport
 from cratedigger_ui.workers import Jobs
 
@@ -61,6 +66,7 @@ class MainWindow(QMainWindow):
         library_root: Path | None = None,
         player_factory: Callable[[], Player] = Player,
         drag_cache: Path | None = None,
+        fresh_dir: Path | None = None,
         warm_up: bool = True,
     ) -> None:
         super().__init__()
@@ -73,6 +79,17 @@ class MainWindow(QMainWindow):
             library_root = Path(settings.get_str("library/root"))
         self.library = tasks.LibraryHandle(library_root)
         self.drag_cache = Path(drag_cache) if drag_cache else default_drag_cache()
+        from cratedigger.fresh_store import FreshStore, default_folder
+
+        # Unkept loops live on disk as well as on screen: a quit or a crash loses none of them.
+        self.fresh_store = FreshStore(Path(fresh_dir) if fresh_dir else default_folder())
+        self._pending_batches: dict[int, tuple[list, str, tasks.ParentGrid | None, int]] = {}
+        self._variation_counts: dict[str, int] = {}
+        self._audio_problem = ""
+        self._reselect: str | None = None
+        self._library_total = 0
+        self._model_loaded = False
+        self._job_ref = ""
         self.jobs = Jobs(self)
         self.model_cache = tasks.ModelCache()
         self.audition = Audition(player_factory, self)
@@ -87,8 +104,8 @@ class MainWindow(QMainWindow):
         self._drag_files: dict[int, Path] = {}
         self._undo: list[Entry] = []
         self._restoring = False
-        # Export asks for a folder with a dialog; tests and scripts replace this with their own.
-        self.choose_export_folder: Callable[[], str] = lambda: QFileDialog.getExistingDirectory(self, "Export to folder")
+        # Export asks where and how with a dialog; tests and scripts replace this with their own.
+        self.choose_export_options: Callable[[tasks.ExportOptions, int, int], tasks.ExportOptions | None] = self._export_dialog
         self.choose_import_files: Callable[[], list[str]] = lambda: QFileDialog.getOpenFileNames(
             self, "Import audio", "", "Audio (*.wav *.flac *.aif *.aiff *.ogg *.mp3)"
         )[0]
@@ -98,13 +115,14 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         QTimer.singleShot(0, self.refresh_library)
+        QTimer.singleShot(0, self._load_fresh)
+        QTimer.singleShot(0, self._check_devices)
         if warm_up:
             QTimer.singleShot(0, self._warm_up)
 
     # -- construction --------------------------------------------------------------------------
 
     def _build_widgets(self) -> None:
-        self.messages = MessageBar()
         self.panel = GeneratePanel()
         self.fresh_model = DragEntryModel(self)
         self.fresh_list = EntryList(self.fresh_model)
@@ -117,6 +135,7 @@ class MainWindow(QMainWindow):
             model.drag_error = lambda text: self.show_error(text)
         self.filters = BrowserFilters()
         self.detail = DetailView()
+        self.tempo_bar = TempoBar()
         self.transport = Transport()
         self.tag_editor = TagEditor()
         self.name_edit = QLineEdit()
@@ -126,14 +145,19 @@ class MainWindow(QMainWindow):
         self.info_label.setObjectName("muted")
         self.rating_label = QLabel("")
         self.rating_label.setToolTip("Rate with the keys 0–5")
+        # ♥ as in the lists: a star here would read as one more rating star
         self.favourite_button = QToolButton()
-        self.favourite_button.setIcon(icon("star-empty"))
+        self.favourite_button.setText("♡")
+        self.favourite_button.setObjectName("favourite")
         self.favourite_button.setCheckable(True)
         self.favourite_button.setToolTip("Favourite (F)")
+        self.notes_edit = QLineEdit()
+        self.notes_edit.setPlaceholderText("notes (searchable)")
+        self.notes_edit.setClearButtonEnabled(True)
         self.keep_button = QPushButton(icon("keep"), "Keep")
         self.keep_button.setToolTip("Keep the selected fresh loops in the library (K)")
         self.discard_button = QPushButton(icon("discard"), "Discard")
-        self.discard_button.setToolTip("Discard fresh loops, or move library loops to the trash (Delete)")
+        self.discard_button.setToolTip("Discard the selected fresh loops (Delete)")
         self.export_button = QPushButton(icon("export"), "Export…")
         self.export_button.setToolTip("Export the selection as DAW-ready WAVs (Ctrl+E)")
         self.undo_button = QPushButton(icon("undo"), "Undo trash")
@@ -142,6 +166,7 @@ class MainWindow(QMainWindow):
         fresh_header = QLabel("Fresh")
         fresh_header.setObjectName("heading")
         self.fresh_count = QLabel("nothing generated yet")
+        self.fresh_list.set_empty_text("Press Generate (Ctrl+G): new breaks land here")
         self.fresh_count.setObjectName("muted")
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -169,14 +194,16 @@ class MainWindow(QMainWindow):
         detail_layout.setContentsMargins(0, 0, 0, 0)
         header = QHBoxLayout()
         header.addWidget(self.name_edit, 2)
-        header.addWidget(self.info_label, 2)
+        header.addWidget(self.info_label, 3)
         header.addWidget(self.rating_label)
         header.addWidget(self.favourite_button)
         detail_layout.addLayout(header)
         detail_layout.addWidget(self.detail, 1)
+        detail_layout.addWidget(self.tempo_bar)
         detail_layout.addWidget(self.transport)
         curate = QHBoxLayout()
         curate.addWidget(self.tag_editor, 3)
+        curate.addWidget(self.notes_edit, 2)
         for b in (self.keep_button, self.discard_button, self.export_button, self.undo_button):
             curate.addWidget(b)
         detail_layout.addLayout(curate)
@@ -196,16 +223,18 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.messages)
         layout.addWidget(self.main_split, 1)
         self.setCentralWidget(central)
+        self.messages = MessageBar(central)  # floats over the top: showing it moves nothing
         self.statusBar().showMessage("Ready")
         self.library_label = QLabel("")
         self.library_label.setObjectName("muted")
+        self.library_label.setMaximumWidth(360)
         self.statusBar().addPermanentWidget(self.library_label)
         self.project_tempo_bar = ProjectTempoBar()
         self.statusBar().addPermanentWidget(self.project_tempo_bar)
         self.project_tempo = ProjectTempoController(self, self.project_tempo_bar)
+        self.library_list.set_empty_text("The library is empty: generate breaks and keep them (K),\nor drop audio files here")
 
     def _action(self, menu, text: str, slot, shortcut=None, icon_name: str | None = None, checkable=False) -> QAction:
         action = QAction(text, self)
@@ -253,8 +282,13 @@ class MainWindow(QMainWindow):
         gen = bar.addMenu("&Generate")
         self.generate_action = self._action(gen, "Generate", self.panel.generate_button.click, "Ctrl+G", "generate")
         self.cancel_action = self._action(gen, "Cancel", self.cancel_generation, "Esc", "cancel")
-        self.extend_action = self._action(gen, "Extend…", self.panel.extend_button.click, "Ctrl+Shift+E", "extend")
-        self.variations_action = self._action(gen, "Variations…", self.panel.variations_button.click, "Ctrl+Shift+V", "variations")
+        # no dialog follows, so no ellipsis: they start at once with the panel's settings
+        self.panel.extend_button.setText("Extend")
+        self.panel.variations_button.setText("Make")
+        self.extend_action = self._action(gen, "Extend", self.panel.extend_button.click, "Ctrl+Shift+E", "extend")
+        self.variations_action = self._action(gen, "Variations", self.panel.variations_button.click, "Ctrl+Shift+V", "variations")
+        self.rename_action = next(a for a in edit.actions() if a.text() == "Rename")
+        self.rating_actions = [a for a in rate_menu.actions()]
 
     def _connect(self) -> None:
         self.panel.generate_requested.connect(self.start_generation)
@@ -284,6 +318,58 @@ class MainWindow(QMainWindow):
         self.undo_button.clicked.connect(self.undo_trash)
         self.loop_action.setCheckable(True)
         self.loop_action.setChecked(True)
+        self.tempo_bar.grid_changed.connect(self._preview_grid)
+        self.tempo_bar.recut_requested.connect(self.recut_current)
+        self.notes_edit.editingFinished.connect(self._notes_from_edit)
+        self.fresh_model.rowsInserted.connect(lambda *_: self._lists_changed())
+        self.fresh_model.rowsRemoved.connect(lambda *_: self._lists_changed())
+        self.library_model.modelReset.connect(self._lists_changed)
+        self.library_model.rowsRemoved.connect(lambda *_: self._lists_changed())
+        # A button press must not leave the keyboard in the button (or, once the button greys
+        # out, in whatever field Qt picks next): Space, K, 0-5 and the arrows go back to the list.
+        for button in self.findChildren(QAbstractButton):
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            button.clicked.connect(self._return_focus)
+        self.update_actions()
+
+    def _return_focus(self) -> None:
+        QTimer.singleShot(0, lambda: self.active_list().setFocus(Qt.FocusReason.OtherFocusReason))
+
+    def update_actions(self) -> None:
+        """Enable what can act on the current state, buttons and menu items alike."""
+        busy = self.jobs.running("generate")
+        entry = self.current
+        fresh_view = self.active_list() is self.fresh_list
+        selected = bool(self.active_list().selected_entries()) or entry is not None
+        keepable = any(not e.kept for e in self.fresh_list.selected_entries()) or bool(
+            entry is not None and entry.is_fresh and not entry.kept)
+        for widget in (self.keep_button, self.keep_action):
+            widget.setEnabled(keepable)
+        for widget in (self.discard_button, self.delete_action, self.export_button, self.export_action):
+            widget.setEnabled(selected)
+        self.discard_button.setText("Discard" if fresh_view else "Trash")
+        self.discard_button.setIcon(icon("discard" if fresh_view else "trash"))
+        self.discard_button.setToolTip(
+            "Discard the selected fresh loops (Delete)" if fresh_view else "Move the selected library loops to the trash (Delete)")
+        self.delete_action.setText("Discard" if fresh_view else "Move to trash")
+        can_model = entry is not None and not busy
+        self.panel.extend_button.setEnabled(can_model)
+        self.panel.variations_button.setEnabled(can_model)
+        self.extend_action.setEnabled(can_model)
+        self.variations_action.setEnabled(can_model)
+        self.cancel_action.setEnabled(busy)
+        self.generate_action.setEnabled(not busy)
+        for action in (self.favourite_action, self.rename_action, *self.rating_actions):
+            action.setEnabled(entry is not None)
+        self.favourite_button.setEnabled(entry is not None)
+        self.tag_editor.setEnabled(entry is not None)
+        self.notes_edit.setEnabled(entry is not None)
+        self.name_edit.setEnabled(entry is not None)
+
+    def _lists_changed(self) -> None:
+        n = self.fresh_model.rowCount()
+        self.fresh_count.setText(tasks.plural(n, "loop") if n else "nothing generated yet")
+        self.update_actions()
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -348,18 +434,29 @@ class MainWindow(QMainWindow):
     # -- messages ------------------------------------------------------------------------------
 
     def show_error(self, text: str) -> None:
+        text = tasks.readable(text)
         log.warning("shown to the user: %s", text)
         self.messages.show_message(text, "error")
-        self.statusBar().showMessage(text.splitlines()[0], 15000)
+        self._status(text.splitlines()[0], 15000)
 
     def show_info(self, text: str) -> None:
         self.messages.show_message(text, "info")
-        self.statusBar().showMessage(text, 8000)
+        self._status(text, 8000)
+
+    def _status(self, text: str, timeout_ms: int = 0) -> None:
+        """A status-bar line that stops short of the library label instead of running under it."""
+        bar = self.statusBar()
+        room = max(80, bar.width() - self.library_label.width() - 40)
+        bar.showMessage(bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room), timeout_ms)
 
     def _on_audio_unavailable(self, text: str) -> None:
         self.transport.set_audio_problem(text)
-        if text:
-            self.show_error(f"{text}. Everything else works; audition needs an audio output.")
+        # Said once in the banner; after that the transport's line keeps saying it, so selecting
+        # the next loop neither brings the banner back nor hides another error under it.
+        if text and text != self._audio_problem:
+            self._audio_problem = text
+            if self.messages.kind != "error" or not self.messages.text():
+                self.show_error(f"{text}. Everything else works; audition needs an audio output.")
 
     # -- selection and audition ----------------------------------------------------------------
 
@@ -385,6 +482,8 @@ class MainWindow(QMainWindow):
         self.current = entry
         self._show_curation(entry)
         self.detail.show_entry(entry)
+        self.tempo_bar.set_entry(entry)
+        self.update_actions()
         if entry.audio is not None:
             self._audition(entry.key, entry.audio, entry.sample_rate)
             self.jobs.submit(
@@ -410,11 +509,28 @@ class MainWindow(QMainWindow):
         self.name_edit.setText(entry.name)
         where = "fresh, not kept yet" if entry.is_fresh and not entry.kept else ("kept" if entry.is_fresh else entry.source)
         self.info_label.setText(f"{entry.summary()} · {where}")
+        details = [f"{k}: {v}" for k, v in entry.provenance.items() if k in ("seed", "model", "parent_name", "analysis_note")]
+        self.info_label.setToolTip("\n".join(details))
         self.rating_label.setText("★" * entry.rating + "☆" * (5 - entry.rating))
         self.favourite_button.setChecked(entry.favourite)
-        self.favourite_button.setIcon(icon("star" if entry.favourite else "star-empty"))
+        self.favourite_button.setText("♥" if entry.favourite else "♡")
         self.tag_editor.set_tags(entry.tags)
-        self.keep_button.setEnabled(entry.is_fresh and not entry.kept)
+        if not self.notes_edit.hasFocus():
+            self.notes_edit.setText(entry.notes)
+        self.update_actions()
+
+    def _clear_current(self) -> None:
+        self.audition.stop()
+        self.current = None
+        self.detail.clear()
+        self.tempo_bar.set_entry(None)
+        self.name_edit.clear()
+        self.notes_edit.clear()
+        self.info_label.setText("Select a loop")
+        self.info_label.setToolTip("")
+        self.rating_label.setText("")
+        self.tag_editor.set_tags(())
+        self.update_actions()
 
     def _audition(self, key: str, audio, sample_rate: int) -> None:
         if self.project_tempo.audition(key, audio, sample_rate):
@@ -470,24 +586,29 @@ class MainWindow(QMainWindow):
         self._gen_ready = 0
         self._gen_progress = (0, 0)
         self._gen_label = label
+        self._model_loaded = False
+        self._job_ref = args.ref
         self.panel.set_busy(True, "loading model…")
+        grid = tasks.parent_grid(parent)
         self.jobs.submit(
             "generation", job, self.model_cache, args, kind="generate",
-            on_partial=lambda p: self._generation_partial(p, parent=parent, kind=kind),
+            on_partial=lambda p: self._generation_partial(p, parent=grid, kind=kind),
             on_progress=self._generation_progress,
             on_done=on_done,
             on_error=lambda m: self._generation_failed(title, m),
             on_cancelled=lambda: self._generation_finished("cancelled"),
         )
+        self.update_actions()
 
     def cancel_generation(self) -> None:
         if self.jobs.running("generate"):
             self.jobs.cancel_kind("generate")
             self.panel.progress.setFormat("cancelling…")
 
-    def _generation_partial(self, payload, *, parent: Entry | None, kind: str) -> None:
+    def _generation_partial(self, payload, *, parent: tasks.ParentGrid | None, kind: str) -> None:
         what, value = payload
         if what == "model":
+            self._model_loaded = True
             self._model_info = value
             self.panel.status.setText(f"Running on {value['device']} · {value['ref']}")
             self.panel.progress.setFormat("warming up…")
@@ -495,19 +616,27 @@ class MainWindow(QMainWindow):
             self.panel.show_pace(value)
             first = self._fresh_number + 1
             self._fresh_number += len(value)
+            index = 1
+            if parent is not None:  # variations of one source are numbered on from the last
+                index = self._variation_counts.get(parent.name, 0) + 1
+                self._variation_counts[parent.name] = index + len(value) - 1
+            # held until analysed, so quitting before then still keeps them (closeEvent)
+            self._pending_batches[first] = (list(value), kind, parent, index)
             self.jobs.submit(
                 "analysis", tasks.prepare_fresh_job, value, first, self.drag_cache, dict(self._model_info),
-                parent.sample_id if parent else None, kind, kind=f"fresh-{first}",
-                on_done=self._fresh_ready, on_error=lambda m: self.show_error(f"Could not analyse new loops: {m}"),
+                parent, kind, self.fresh_store, index, kind=f"fresh-{first}",
+                on_done=lambda entries, first=first: self._fresh_ready(entries, first),
+                on_error=lambda m: self.show_error(f"Could not analyse new loops: {m}"),
             )
 
-    def _fresh_ready(self, entries: list[Entry]) -> None:
+    def _fresh_ready(self, entries: list[Entry], batch: int | None = None) -> None:
+        if batch is not None:
+            self._pending_batches.pop(batch, None)
         first_ever = self.fresh_model.rowCount() == 0
         self.fresh_model.append(entries)
         self._gen_ready += len(entries)
         if self.jobs.running("generate") and self._gen_progress[1]:
             self._generation_progress(*self._gen_progress)  # "n ready" changes between steps too
-        self.fresh_count.setText(f"{self.fresh_model.rowCount()} loops")
         if first_ever and self.current is None and entries:
             self.fresh_list.select_key(entries[0].key)
 
@@ -517,11 +646,23 @@ class MainWindow(QMainWindow):
 
     def _generation_finished(self, text: str) -> None:
         self.panel.set_busy(False, text)
-        self.statusBar().showMessage(text.capitalize(), 8000)
+        self._status(text.capitalize(), 8000)
+        self.update_actions()
 
     def _generation_failed(self, what: str, message: str) -> None:
         self.panel.set_busy(False, "failed")
+        if not self._model_loaded:
+            self._forget_model(self._job_ref)
         self.show_error(f"{what} failed: {message}")
+        self.update_actions()
+
+    def _forget_model(self, ref: str) -> None:
+        """A model that did not load leaves the recent list (the text stays in the box to fix)."""
+        box = self.panel.model_box
+        i = box.findText(ref)
+        if i >= 0:
+            box.removeItem(i)
+        box.setEditText(ref)
 
     def _source_for_model_work(self, what: str) -> tuple[Entry, tuple] | None:
         entry = self.current
@@ -543,7 +684,8 @@ class MainWindow(QMainWindow):
             return
         entry, (audio, rate) = source
         if not entry.bpm:
-            self.show_error(f"Extend: “{entry.name}” has no tempo, so there are no bars to continue")
+            self.show_error(f"Extend: “{entry.name}” has no tempo, so there are no bars to continue; "
+                            "set its tempo under the waveform and press Re-cut first")
             return
         args = tasks.ExtendArgs(
             ref=self.panel.model_ref(), device=self.panel.device_box.currentText(), audio=audio.copy(), sample_rate=rate,
@@ -560,7 +702,7 @@ class MainWindow(QMainWindow):
         self._fresh_number += 1
         self.jobs.submit(
             "analysis", tasks.prepare_extended_job, result, self._fresh_number, self.drag_cache, dict(self._model_info),
-            parent, kind=f"fresh-{self._fresh_number}", on_done=self._fresh_ready,
+            parent, self.fresh_store, kind=f"fresh-{self._fresh_number}", on_done=self._fresh_ready,
             on_error=lambda m: self.show_error(f"Could not prepare the extended loop: {m}"),
         )
 
@@ -592,6 +734,14 @@ class MainWindow(QMainWindow):
             on_done=self._library_loaded, on_error=lambda m: self.show_error(f"Library: {m}"),
         )
 
+    def _show_count(self, shown: int, total: int) -> None:
+        self.filters.count_label.setText(f"{shown} of {total}" if shown < total else tasks.plural(shown, "loop"))
+        filtering = self.filters.is_filtering()
+        if shown == 0:
+            self.library_list.set_empty_text(
+                "No matches: loosen the filters" if filtering else
+                "The library is empty: generate breaks and keep them (K),\nor drop audio files here")
+
     def _library_loaded(self, result: tasks.QueryResult) -> None:
         key = self.library_list.current_entry().key if self.library_list.current_entry() else None
         self._restoring = True
@@ -602,7 +752,11 @@ class MainWindow(QMainWindow):
         finally:
             self._restoring = False
         shown = len(result.entries)
-        self.filters.count_label.setText(f"{shown} of {result.total}" if shown < result.total else f"{shown} loops")
+        self._library_total = result.total
+        self._show_count(shown, result.total)
+        if self._reselect and self.library_list.select_key(self._reselect):
+            self.library_list.setFocus()
+        self._reselect = None
         self.filters.set_known_tags(result.tags)
         self.tag_editor.set_known_tags(result.tags)
         try:
@@ -612,21 +766,24 @@ class MainWindow(QMainWindow):
         self.library_label.setText(f"Library: {root}")
 
     def _update_entry(self, entry: Entry) -> None:
-        """Put a changed entry wherever it is shown."""
+        """Put a changed entry wherever it is shown (and, for unkept fresh ones, on disk)."""
         for model in (self.fresh_model, self.library_model):
             model.update(entry)
+        if entry.is_fresh and not entry.kept and self.fresh_model.get(entry.key) is not None:
+            self.jobs.submit("library", lambda ctx, n=entry.number, rec=entry.to_record(): self.fresh_store.save_meta(n, rec),
+                             kind="fresh-meta", on_error=lambda m: log.warning("Fresh tray: %s", m))
         if self.current is not None and self.current.key == entry.key:
             self.current = entry
             self._show_curation(entry)
 
-    def _edit(self, entry: Entry, op: str, value=None, on_done=None) -> None:
+    def _edit(self, entry: Entry, op: str, value=None, on_done=None, on_error=None) -> None:
         def failed(message: str) -> None:
             self.show_error(f"Could not {op} “{entry.name}”: {message}")
             self.refresh_library()  # the view showed the change at once: put back what is stored
 
         self.jobs.submit(
             "library", tasks.edit_job, self.library, entry.sample_id, op, value, kind=f"edit-{op}",
-            on_done=on_done or self._update_entry, on_error=failed,
+            on_done=on_done or self._update_entry, on_error=on_error or failed,
         )
 
     def _change_current(self, op: str, value, local: Callable[[Entry], Entry]) -> None:
@@ -691,7 +848,9 @@ class MainWindow(QMainWindow):
     def _kept(self, fresh: Entry, lib_entry: Entry) -> None:
         latest = self.fresh_model.get(fresh.key) or fresh
         self._update_entry(latest.with_(kept=True, sample_id=lib_entry.sample_id))
-        self.statusBar().showMessage(f"Kept “{lib_entry.name}” in the library", 6000)
+        # in the library now: the Fresh tray folder need not keep it across a restart
+        self.jobs.submit("library", lambda ctx, n=fresh.number: self.fresh_store.remove(n), kind="fresh-remove")
+        self._status(f"Kept “{lib_entry.name}” in the library", 6000)
         self.refresh_library()
 
     def delete_selection(self) -> None:
@@ -703,25 +862,32 @@ class MainWindow(QMainWindow):
         if view is self.fresh_list:
             for entry in entries:
                 self.fresh_model.remove(entry.key)
-            self.fresh_count.setText(f"{self.fresh_model.rowCount()} loops")
-            self.statusBar().showMessage(f"Discarded {len(entries)} fresh loop(s)", 5000)
+                self.jobs.submit("library", lambda ctx, n=entry.number: self.fresh_store.remove(n), kind="fresh-remove")
+            self._status(f"Discarded {tasks.plural(len(entries), 'fresh loop')}", 5000)
         else:
             for entry in entries:
-                self._edit(entry, "trash", on_done=self._trashed)
+                self._edit(entry, "trash", on_done=self._trashed, on_error=lambda m, e=entry: self._trash_failed(e, m))
             for entry in entries:
                 self.library_model.remove(entry.key)
+            self._show_count(self.library_model.rowCount(), self._library_total - len(entries))
         if self.current is not None and self.current.key in {e.key for e in entries}:
-            self.audition.stop()
-            self.current = None
-            self.detail.clear()
+            self._clear_current()
         if view.entry_model().rowCount():
             view.setCurrentIndex(view.entry_model().index(min(max(row, 0), view.entry_model().rowCount() - 1)))
+        self.update_actions()
+
+    def _trash_failed(self, entry: Entry, message: str) -> None:
+        """The row came back: say why, and put the selection back on it, not on its neighbour."""
+        self.show_error(f"Could not move “{entry.name}” to the trash: {message}")
+        self._reselect = entry.key
+        self.refresh_library()
 
     def _trashed(self, entry: Entry) -> None:
         self._undo.append(entry)
         self.undo_action.setEnabled(True)
         self.undo_button.setEnabled(True)
         self.show_info(f"Moved “{entry.name}” to the trash. Ctrl+Z brings it back.")
+        self.refresh_library()
 
     def undo_trash(self) -> None:
         if not self._undo:
@@ -758,76 +924,106 @@ class MainWindow(QMainWindow):
         self._drag_files[sample_id] = path
 
     def drag_file_for(self, entry: Entry) -> Path | None:
-        """The WAV a drag carries: prepared when the loop was selected or arrived."""
+        """The WAV a drag carries: prepared when the loop was selected or arrived. Whole bars with
+        tempo chunks when it has them, else the clip as is."""
         if entry.sample_id is not None and not (entry.is_fresh and entry.drag_path):
             path = self.project_tempo.drag_file(entry) or self._drag_files.get(entry.sample_id)
             if path is not None and path.is_file():
                 return path
             # Dragged before the background export finished: a drag cannot wait for a signal, and
             # writing one WAV of a few seconds takes milliseconds.
-            from cratedigger.library import export_for_drag
-
-            path = export_for_drag(self.library.library, entry.sample_id, cache_dir=self.drag_cache)
+            path = tasks.library_drag_file(self.library.library, entry.sample_id, self.drag_cache)
             self._drag_files[entry.sample_id] = path
             return path
-        if entry.drag_path is None:
-            raise ValueError("no whole-bar loop was found in it, so a DAW would get no tempo; keep or export it instead")
+        if entry.drag_path is None or not Path(entry.drag_path).is_file():
+            if entry.audio is None:
+                raise ValueError("it is still being prepared; try again in a moment")
+            entry = entry.with_(drag_path=tasks.write_drag_wav(entry, entry.audio, self.drag_cache))
+            self.fresh_model.update(entry)
         return entry.drag_path
+
+    def _export_defaults(self) -> tasks.ExportOptions:
+        s = self.settings
+        rate = s.get_int("export/rate", 0)
+        return tasks.ExportOptions(
+            folder=Path(s.get_str("export/folder", str(Path.home()))), rate=rate or None,
+            bits=s.get_int("export/bits", 16), as_is=s.get_bool("export/as_is", False))
+
+    def _export_dialog(self, defaults: tasks.ExportOptions, count: int, without_bars: int) -> tasks.ExportOptions | None:
+        dialog = ExportDialog(defaults, count=count, without_bars=without_bars, parent=self)
+        return dialog.options() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     def export_selection(self) -> None:
         entries = self.active_list().selected_entries() or ([self.current] if self.current else [])
         if not entries:
-            self.statusBar().showMessage("Select loops to export", 4000)
+            self._status("Select loops to export", 4000)
             return
-        folder = self.choose_export_folder()
-        if not folder:
+        without = sum(1 for e in entries if not (e.bpm and e.bars))
+        options = self.choose_export_options(self._export_defaults(), len(entries), without)
+        if options is None or not str(options.folder).strip():
             return
+        s = self.settings
+        s.set("export/folder", str(options.folder))
+        s.set("export/rate", options.rate or 0)
+        s.set("export/bits", options.bits)
+        s.set("export/as_is", options.as_is)
         ids = [e.sample_id for e in entries if e.sample_id is not None]
-        fresh = [e.drag_path for e in entries if e.sample_id is None and e.drag_path is not None]
-        skipped = len(entries) - len(ids) - len(fresh)
+        fresh = [e for e in entries if e.sample_id is None and e.audio is not None]
         self.jobs.submit(
-            "library", tasks.export_selection_job, self.library, ids, fresh, Path(folder), kind="export",
-            on_done=lambda paths: self._exported(paths, folder, skipped),
+            "library", tasks.export_selection_job, self.library, ids, fresh, options, kind="export",
+            on_done=lambda outcome: self._exported(outcome, options.folder),
             on_error=lambda m: self.show_error(f"Export failed: {m}"),
         )
 
-    def _exported(self, paths: list[Path], folder: str, skipped: int) -> None:
-        text = f"Exported {len(paths)} loop(s) to {folder}"
-        if skipped:
-            text += f"; {skipped} without a whole-bar loop were skipped"
-        self.last_export = paths
-        self.show_info(text)
+    def _exported(self, outcome: tasks.ExportOutcome, folder: Path) -> None:
+        text = f"Exported {tasks.plural(len(outcome.paths), 'loop')} to {folder}"
+        if outcome.as_is:
+            text += f"; as is (whole clip, no tempo): {', '.join(outcome.as_is)}"
+        self.last_export = outcome.paths
+        if outcome.errors:
+            self.show_error(text + "\nNot exported:\n" + "\n".join(outcome.errors))
+        else:
+            self.show_info(text)
 
     def import_dialog(self) -> None:
         paths = self.choose_import_files()
         if paths:
             self.import_paths([Path(p) for p in paths])
 
-    def import_paths(self, paths: list[Path]) -> None:
-        self.statusBar().showMessage(f"Importing {len(paths)} file(s)…")
+    def import_paths(self, paths: list[Path], skipped: list[str] | None = None) -> None:
+        audio = [p for p in paths if p.suffix.lower() in AUDIO_SUFFIXES or p.suffix == ""]
+        skipped = list(skipped or []) + [p.name for p in paths if p not in audio]
+        if not audio:
+            self.show_error(f"Nothing to import: {', '.join(skipped)} {'is' if len(skipped) == 1 else 'are'} not audio")
+            return
+        self._status(f"Importing {tasks.plural(len(audio), 'file')}…")
         self.jobs.submit(
-            "library", tasks.import_job, self.library, paths, kind="import",
-            on_progress=lambda d, t: self.statusBar().showMessage(f"Importing {d}/{t}…"),
-            on_done=self._imported, on_error=lambda m: self.show_error(f"Import failed: {m}"),
+            "library", tasks.import_job, self.library, audio, kind="import",
+            on_progress=lambda d, t: self._status(f"Importing {d}/{t}…"),
+            on_done=lambda outcome: self._imported(outcome, skipped),
+            on_error=lambda m: self.show_error(f"Import failed: {m}"),
         )
 
-    def _imported(self, outcome: tasks.ImportOutcome) -> None:
+    def _imported(self, outcome: tasks.ImportOutcome, skipped: list[str] = ()) -> None:
         self.refresh_library()
+        summary = outcome.summary(skipped)
         if outcome.errors:
-            self.show_error("Some files were not imported:\n" + "\n".join(outcome.errors))
+            self.show_error(summary + "\nSome files were not imported:\n" + "\n".join(outcome.errors))
         else:
-            self.show_info(f"Imported {len(outcome.entries)} file(s)")
+            self.show_info(summary)
 
     @staticmethod
-    def _dropped_files(mime) -> list[Path]:
+    def _dropped_files(mime) -> tuple[list[Path], list[str]]:
+        """(audio files, names of the other files) of a drop."""
         if mime is None or not mime.hasUrls():
-            return []
+            return [], []
         paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
-        return [p for p in paths if p.suffix.lower() in AUDIO_SUFFIXES]
+        audio = [p for p in paths if p.suffix.lower() in AUDIO_SUFFIXES]
+        return audio, [p.name for p in paths if p not in audio]
 
     def dragEnterEvent(self, event) -> None:
         # Our own drags (file URLs into the drag cache) are for other programs, not re-imports.
-        paths = self._dropped_files(event.mimeData())
+        paths, _ = self._dropped_files(event.mimeData())
         if paths and event.source() is None:
             event.acceptProposedAction()
         else:
@@ -837,18 +1033,110 @@ class MainWindow(QMainWindow):
         self.dragEnterEvent(event)
 
     def dropEvent(self, event) -> None:
-        paths = self._dropped_files(event.mimeData())
+        paths, others = self._dropped_files(event.mimeData())
         if not paths or event.source() is not None:
             event.ignore()
             return
         event.acceptProposedAction()
-        self.import_paths(paths)
+        self.import_paths(paths, others)
+
+    # -- tempo override --------------------------------------------------------------------------
+
+    def _preview_grid(self, bpm: float, first: float) -> None:
+        if self.current is not None:
+            self.detail.preview_grid(bpm, first)
+
+    def recut_current(self, bpm: float, first: float, bars: int) -> None:
+        """Cut whole bars again on the tempo and beat 1 the producer set (cratedigger.regrid)."""
+        entry = self.current
+        if entry is None:
+            return
+        audio = entry.clip() if entry.is_fresh else (self.current_audio() or (None,))[0]
+        if audio is None:
+            self.show_error(f"Re-cut: “{entry.name}” is still loading; try again in a moment")
+            return
+        args = tasks.RecutArgs(audio=audio.copy(), sample_rate=entry.sample_rate, bpm=bpm, first_downbeat=first, bars=bars)
+        failed = lambda m: self.show_error(f"Re-cut “{entry.name}”: {m}")  # noqa: E731
+        if entry.is_fresh and not entry.kept:
+            self.jobs.submit("analysis", tasks.recut_entry_job, entry, args, self.drag_cache, self.fresh_store,
+                             kind="recut", replace=True, on_done=self._recut_fresh, on_error=failed)
+        elif entry.sample_id is not None:
+            self.jobs.submit("library", tasks.recut_library_job, self.library, entry, args, kind="recut",
+                             on_done=self._recut_library, on_error=failed)
+
+    def _recut_fresh(self, entry: Entry) -> None:
+        self.fresh_model.update(entry)
+        if self.current is not None and self.current.key == entry.key:
+            self.show_entry(entry)
+        self.show_info(f"Re-cut “{entry.name}”: {entry.summary()}")
+
+    def _recut_library(self, entry: Entry) -> None:
+        self._reselect = entry.key
+        self.refresh_library()
+        self.show_info(f"Kept the re-cut as “{entry.name}” ({entry.summary()}); the original is unchanged")
+
+    def _notes_from_edit(self) -> None:
+        notes = self.notes_edit.text().strip()
+        if self.current is None or notes == self.current.notes:
+            return
+        self._change_current("notes", notes, lambda e: e.with_(notes=notes))
+
+    # -- the Fresh tray on disk ------------------------------------------------------------------
+
+    def _load_fresh(self) -> None:
+        self.jobs.submit("analysis", tasks.load_fresh_job, self.fresh_store, self.drag_cache, kind="fresh-load",
+                         on_done=self._fresh_loaded, on_error=lambda m: self.show_error(f"Fresh tray: {m}"))
+
+    def _fresh_loaded(self, entries: list[Entry]) -> None:
+        if not entries:
+            return
+        self._fresh_number = max(self._fresh_number, *(e.number for e in entries))
+        self.fresh_model.insert_front([e for e in entries if self.fresh_model.get(e.key) is None])
+        self._status(f"{tasks.plural(len(entries), 'unkept loop')} from last time in Fresh", 6000)
+
+    def _save_fresh_now(self) -> None:
+        """On quit: what is still waiting for analysis goes to disk as it is, and every loop's
+        name, tags and rating are written (a few small files; the audio is already there)."""
+        for first, (candidates, kind, parent, index) in list(self._pending_batches.items()):
+            for i, cand in enumerate(candidates):
+                entry = Entry(
+                    key=f"fresh:{first + i}", name=tasks.fresh_name(kind, first + i, parent, index + i),
+                    sample_rate=cand.sample_rate, duration=cand.audio.shape[0] / cand.sample_rate,
+                    parent_id=parent.sample_id if parent else None,
+                    provenance={"seed": cand.seed, "analysis_note": "not analysed before quitting"},
+                    audio=np.asarray(cand.audio, dtype=np.float32))
+                if not self.fresh_store.has(first + i):
+                    tasks.store_entry(self.fresh_store, entry)
+        for entry in self.fresh_model.entries():
+            if entry.kept:
+                continue
+            try:
+                if self.fresh_store.has(entry.number):
+                    self.fresh_store.save_meta(entry.number, entry.to_record())
+                else:
+                    tasks.store_entry(self.fresh_store, entry)
+            except Exception as exc:  # noqa: BLE001 - quitting goes on; the log says what was lost
+                log.warning("could not keep %s: %s", entry.name, exc)
+
+    def _check_devices(self) -> None:
+        self.jobs.submit("analysis", tasks.devices_job, kind="devices", on_done=self._devices_found,
+                         on_error=lambda m: log.info("device check: %s", m))
+
+    def _devices_found(self, devices: list[str]) -> None:
+        """Offer only devices this machine has (auto and cpu always)."""
+        box = self.panel.device_box
+        wanted = self.settings.get_str("model/device", box.currentText())
+        for i in reversed(range(box.count())):
+            if box.itemText(i) not in devices:
+                box.removeItem(i)
+        box.setCurrentText(wanted if wanted in devices else "auto")
 
     # -- quitting ------------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
         generating = self.jobs.running("generate")
         self.save_settings()
+        self._save_fresh_now()
         self.audition.close()
         if generating:
             log.info("quitting mid-generation: cancelling")

@@ -55,7 +55,13 @@ class DetailView(QWidget):
         self.wave_plot.getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
         self.spec_plot.setLabel("bottom", "seconds")
         self.spec_plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.spec_plot.setLabel("left", "mel")
+        # mel rows are labelled in Hz (a producer thinks "the hats are up at 8k"), no SI prefix
+        self.spec_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.spec_plot.getAxis("left").setTicks([[]])
+        self.hint = pg.TextItem("Select a loop to see its waveform, beat grid and spectrogram", color="#8d8a83",
+                                anchor=(0.5, 0.5))
+        self.wave_plot.addItem(self.hint)
+        self.hint.setPos(0.5, 0.0)
 
         self.wave = pg.PlotDataItem(pen=WAVE_PEN)
         self.wave.setClipToView(True)
@@ -90,6 +96,9 @@ class DetailView(QWidget):
 
     def clear(self) -> None:
         self.entry = None
+        self.wave_plot.setXRange(0, 1, padding=0)
+        self.hint.show()
+        self.spec_plot.getAxis("left").setTicks([[]])
         self.wave.setData([], [])
         self.beat_lines.setData([], [])
         self.downbeat_lines.setData([], [])
@@ -100,7 +109,30 @@ class DetailView(QWidget):
     def show_entry(self, entry: Entry) -> None:
         """Grid and region from the entry at once; audio and spectrogram follow via set_audio."""
         self.entry = entry
+        self.hint.hide()
         self._duration = entry.duration
+        self._show_grid(entry)
+        if entry.audio is not None:
+            self.set_audio(entry.audio, entry.sample_rate)
+        else:
+            self.wave.setData([], [])
+        self.spec_image.clear()
+        self.wave_plot.setXRange(0, max(entry.duration, 0.01), padding=0.01)
+        self.set_region(0.0, float(self._bars[-1]) if len(self._bars) > 1 else entry.duration)
+        self.region.show()
+        self.set_playhead(None)
+
+    def preview_grid(self, bpm: float, first_downbeat: float) -> None:
+        """Draw the grid a tempo override would cut on, before it is applied."""
+        if self.entry is None:
+            return
+        from cratedigger.regrid import steady_grid
+
+        grid = steady_grid(bpm=bpm, duration=max(self._duration, 1e-3), first_downbeat=first_downbeat)
+        self.beat_lines.setData(*_vertical_pairs(grid.beats))
+        self.downbeat_lines.setData(*_vertical_pairs(grid.downbeats))
+
+    def _show_grid(self, entry: Entry) -> None:
         bars = list(entry.bar_times())
         if bars and bars[-1] < entry.duration - 1e-3 and entry.bar_seconds():
             bars.append(min(entry.duration, bars[-1] + entry.bar_seconds()))
@@ -114,24 +146,17 @@ class DetailView(QWidget):
             beats = tuple(np.arange(0.0, entry.duration - 1e-6, 60.0 / entry.bpm))
         self.beat_lines.setData(*_vertical_pairs(beats))
         self.downbeat_lines.setData(*_vertical_pairs(entry.downbeats or tuple(self._bars[:-1]) if entry.bpm else ()))
-        if entry.audio is not None:
-            self.set_audio(entry.audio, entry.sample_rate)
-        else:
-            self.wave.setData([], [])
-        self.spec_image.clear()
-        self.wave_plot.setXRange(0, max(entry.duration, 0.01), padding=0.01)
-        self.set_region(0.0, float(self._bars[-1]) if len(self._bars) > 1 else entry.duration)
-        self.region.show()
-        self.set_playhead(None)
 
     def set_audio(self, audio: np.ndarray, sample_rate: int) -> None:
         t, y = waveform_points(audio, sample_rate)
         self.wave.setData(t, y)
 
-    def set_spectrogram(self, image: np.ndarray) -> None:
+    def set_spectrogram(self, image: np.ndarray, sample_rate: int | None = None) -> None:
         self.spec_image.setImage(image, autoLevels=False, levels=(0, 255))
         self.spec_image.setRect(0.0, 0.0, self._duration, float(image.shape[0]))
         self.spec_plot.setYRange(0, image.shape[0], padding=0)
+        rate = sample_rate or (self.entry.sample_rate if self.entry is not None else 22050)
+        self.spec_plot.getAxis("left").setTicks([hz_ticks(image.shape[0], rate)])
 
     def set_playhead(self, seconds: float | None) -> None:
         for line in (self.playhead, self.spec_playhead):
@@ -178,6 +203,33 @@ class DetailView(QWidget):
         pos = self.wave_plot.vb.mapSceneToView(event.scenePos())
         if self.wave_plot.sceneBoundingRect().contains(event.scenePos()) or self.spec_plot.sceneBoundingRect().contains(event.scenePos()):
             self.seek_requested.emit(float(np.clip(pos.x(), 0.0, self._duration)))
+
+
+TICK_HZ = (100, 500, 1000, 2000, 5000, 10000, 20000)
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, which the display spectrogram uses)."""
+    f = np.asarray(f, dtype=np.float64)
+    lin = f / (200.0 / 3)
+    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (np.log(6.4) / 27.0), lin)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * (200.0 / 3))
+
+
+def hz_ticks(n_mels: int, sample_rate: int) -> list[tuple[float, str]]:
+    """(row position, label) for round frequencies on a mel image of n_mels rows (fmin 0, fmax sr/2)."""
+    edges = np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2.0), n_mels + 2)
+    centres = _mel_to_hz(edges[1:-1])
+    ticks = []
+    for f in TICK_HZ:
+        if centres[0] <= f <= centres[-1]:
+            row = float(np.interp(f, centres, np.arange(n_mels))) + 0.5
+            ticks.append((row, f"{f // 1000}k" if f >= 1000 else str(f)))
+    return ticks
 
 
 ENVELOPE_BINS = 3000  # min/max pairs: finer than any screen, ~1 ms of audio each for a 6 s loop

@@ -30,7 +30,8 @@ def _star_path(cx: float, cy: float, r: float) -> QPainterPath:
 
 class EntryDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
-        return QSize(option.rect.width() or 300, ROW_HEIGHT)
+        # width 0: the view makes rows as wide as its viewport, never wider (no sideways scrolling)
+        return QSize(0, ROW_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         entry = index.data(ENTRY_ROLE)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QMimeData, QUrl, Signal
+from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
 from cratedigger_ui.entries import Entry
@@ -63,7 +64,29 @@ class EntryList(QListView):
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # rows are as wide as the view (the delegate elides); a horizontal bar would only scroll
+        # the stars and the heart out of sight
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
         self.selectionModel().currentChanged.connect(self._current_changed)
+        self._empty_text = ""
+
+    def set_empty_text(self, text: str) -> None:
+        """What the list says while it has no rows (how to fill it, or that a filter matched nothing)."""
+        self._empty_text = text
+        self.viewport().update()
+
+    def empty_text(self) -> str:
+        return self._empty_text if self.model().rowCount() == 0 else ""
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.model().rowCount() == 0 and self._empty_text:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#8d8a83"))
+            painter.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._empty_text)
+            painter.end()
 
     def entry_model(self) -> DragEntryModel:
         return self.model()  # type: ignore[return-value]
