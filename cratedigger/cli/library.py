@@ -205,14 +205,26 @@ def _rate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from cratedigger.library import export_samples
+    from cratedigger.errors import CrateDiggerError
+    from cratedigger.library import export_sample
+    from cratedigger.library.export import check_export_options
 
     if args.bits not in (16, 24):
         raise BadParameterError(f"--bits must be 16 or 24, got {args.bits}")
+    check_export_options(rate=args.rate, bits=args.bits)
+    failed = 0
     with _open(args) as lib:
-        for path in export_samples(lib, args.ids, args.to, rate=args.rate, bits=args.bits, bpm=args.bpm, fit=args.fit):
-            print(path)
-    return 0
+        for sid in args.ids:  # each one that can be exported is, and each written file is listed at once
+            try:
+                path = export_sample(lib, sid, args.to, rate=args.rate, bits=args.bits, bpm=args.bpm, fit=args.fit)
+            except CrateDiggerError as exc:
+                print(f"cratedigger: error: {sid}: {exc}", file=sys.stderr, flush=True)
+                failed += 1
+                continue
+            print(path, flush=True)
+    if failed:
+        print(f"cratedigger: {failed} of {len(args.ids)} sample(s) not exported", file=sys.stderr)
+    return EXIT_SOME_FAILED if failed else 0
 
 
 def _trash(args: argparse.Namespace) -> int:
