@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Install CrateDigger into the current Python (>=3.11): system libraries first (Debian/Ubuntu, when
-# run as root or with sudo), then the CPU build of torch, then the project with its test extra.
-# Usage: bash install.sh            (app + tests)
+# Install CrateDigger: system libraries first (Debian/Ubuntu, when run as root or with sudo), then,
+# in a virtual environment (.venv here, unless one is already active), torch 2.13.0 and the project
+# with its test extra. Stock Debian 12's pip refuses to install outside a venv, so we make one.
+# Usage: bash install.sh            (torch from PyPI: on Linux the CUDA build, which also runs on a CPU)
+#        TORCH=cpu bash install.sh  (the CPU-only build from PyTorch's own index: far smaller download)
+# Then:  .venv/bin/cratedigger-app  (tests: .venv/bin/python -m pytest)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,7 +34,24 @@ if command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 
-PYTHON=${PYTHON:-python3}
-# torch first and pinned: an unpinned torch (or a package that pulls one in) fetches CUDA builds.
-"$PYTHON" -m pip install "torch==2.13.0"
+BASE=${PYTHON:-python3}
+if "$BASE" -c 'import sys; sys.exit(0 if sys.prefix != sys.base_prefix else 1)'; then
+  # already in a venv (or conda): install there, and point .venv at it so the commands below work
+  ACTIVE=$("$BASE" -c 'import sys; print(sys.prefix)')
+  [ -e .venv ] || ln -s "$ACTIVE" .venv
+elif [ ! -x .venv/bin/python ]; then
+  # --system-site-packages: a torch already installed for this Python is reused, not downloaded again
+  "$BASE" -m venv --system-site-packages .venv || {
+    echo "install.sh: cannot create a virtual environment; on Debian/Ubuntu: apt-get install python3-venv" >&2
+    exit 1
+  }
+fi
+PYTHON=.venv/bin/python
+# torch first and pinned: an unpinned torch (or a package that pulls one in) may fetch another build.
+if [ "${TORCH:-}" = cpu ]; then
+  "$PYTHON" -m pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
+else
+  "$PYTHON" -m pip install "torch==2.13.0"
+fi
 "$PYTHON" -m pip install -e ".[test]"
+echo "install.sh: done. Start the app with .venv/bin/cratedigger-app; run the tests with .venv/bin/python -m pytest"

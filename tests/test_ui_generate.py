@@ -14,6 +14,7 @@ from cratedigger.playback import BLOCK_FRAMES
 from library_helpers import click_loop, parse_wav
 
 RATE = 22050
+pytestmark = pytest.mark.slow  # every test here runs a model
 
 
 def set_up_panel(window, model_dir, *, count, steps=2):
@@ -40,7 +41,7 @@ def test_candidates_arrive_batch_by_batch_analysed_and_auditioned(make_window, q
     progress = []
     window.jobs._relay.progress.connect(lambda _job, done, total: progress.append((done, total)))
     batches = generate(window, qtbot, tiny_model_dir, count=5)
-    assert batches == [4, 1]  # CPU batches of 4: the first four show while the fifth is cooking
+    assert sum(batches) == 5 and len(batches) > 1  # batches show while the rest are cooking
     assert progress[-1] == (10, 10)  # 5 candidates x 2 steps
     assert window.panel.status.text().startswith("Running on cpu")
     assert window.panel.progress.format() == "5 generated"
@@ -87,10 +88,9 @@ def test_keep_discard_and_curate_fresh_loops(make_window, qtbot, tiny_model_dir,
     qtbot.keyClick(window.fresh_list, Qt.Key.Key_Delete)
     assert [e.key for e in window.fresh_model.entries()] == [entries[0].key, entries[2].key]
     assert window.library_model.rowCount() == 1
-    # a fresh loop without a tempo cannot be dragged as a loop: the app says why
-    mime = window.fresh_model.mimeData([window.fresh_model.index(1)])
-    assert mime.urls() == []
-    assert "no whole-bar loop" in window.messages.text()
+    # a fresh loop without a tempo is dragged as is: the whole clip, no tempo chunks
+    (url,) = window.fresh_model.mimeData([window.fresh_model.index(1)]).urls()
+    assert parse_wav(url.toLocalFile()).acid is None
 
 
 def test_cancel_stops_generation_and_the_app_stays_usable(make_window, qtbot, tiny_model_dir):
@@ -189,8 +189,7 @@ def test_variations_stream_in_with_their_parent(make_window, qtbot, tiny_model_d
 def test_extend_without_a_tempo_or_a_selection_says_why(make_window, qtbot, tiny_model_dir, tmp_path):
     window = make_window()
     set_up_panel(window, tiny_model_dir, count=1)
-    window.panel.extend_button.click()
-    assert window.messages.text() == "Extend: select a loop first"
+    assert not window.panel.extend_button.isEnabled() and not window.extend_action.isEnabled()  # nothing selected
     with Library.open(tmp_path / "library", analyzer=None) as lib:
         lib.add_audio(click_loop(bpm=120, bars=1, sample_rate=RATE), RATE, name="slow", source="imported")
     window.refresh_library()

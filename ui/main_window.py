@@ -1119,7 +1119,7 @@ class MainWindow(QMainWindow):
                 log.warning("could not keep %s: %s", entry.name, exc)
 
     def _check_devices(self) -> None:
-        self.jobs.submit("analysis", tasks.devices_job, kind="devices", on_done=self._devices_found,
+        self.jobs.submit("generation", tasks.devices_job, kind="devices", on_done=self._devices_found,
                          on_error=lambda m: log.info("device check: %s", m))
 
     def _devices_found(self, devices: list[str]) -> None:
