@@ -354,3 +354,27 @@ def test_export_dialog_offers_depth_rate_and_as_is_and_remembers_the_folder(make
     wav = parse_wav(tmp_path / "out" / "kick.wav")
     assert wav.bits == 24 and wav.sample_rate == 48000
     assert window._export_defaults().folder == tmp_path / "out" and window._export_defaults().bits == 24
+
+
+def test_extend_says_in_seconds_when_a_bar_does_not_fit_the_model_window():
+    from types import SimpleNamespace
+
+    from cratedigger.errors import BadParameterError
+    from cratedigger_ui.tasks import check_bar_fits_window
+
+    model = SimpleNamespace(mel=SimpleNamespace(x_res=64, hop_length=512, sample_rate=22050))  # a 1.49 s window
+    with pytest.raises(BadParameterError, match=r"one bar of this loop \(1\.72 s at 139\.6 BPM\) does not fit this "
+                                                r"model's window \(1\.49 s\)"):
+        check_bar_fits_window(model, bpm=139.6, beats_per_bar=4)
+    check_bar_fits_window(model, bpm=400.0, beats_per_bar=4)  # 0.6 s bars fit
+
+
+def test_the_model_box_starts_on_the_engine_default_and_offers_the_hub_model(make_window, qtbot, monkeypatch, tmp_path):
+    monkeypatch.delenv("CRATEDIGGER_MODEL", raising=False)
+    import cratedigger.model.starter as starter
+
+    monkeypatch.setattr(starter, "hub_model_cached", lambda *a, **k: False)  # breaks-256 not downloaded yet
+    window = make_window()
+    assert window.panel.model_ref() == "starter"
+    assert "teticio/audio-diffusion-breaks-256" in window.panel.recent_models()
+    assert "455 MB" in window.panel.status.text()

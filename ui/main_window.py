@@ -386,8 +386,7 @@ class MainWindow(QMainWindow):
                 splitter.restoreState(state)
         for ref in reversed(s.get_list("model/recent")):
             self.panel.remember_model(ref)
-        if s.get_str("model/ref"):
-            self.panel.remember_model(s.get_str("model/ref"))
+        self._choose_default_model(s.get_str("model/ref"))
         self.panel.device_box.setCurrentText(s.get_str("model/device", "auto"))
         self.panel.count_spin.setValue(s.get_int("generate/count", 8))
         self.panel.set_preset(s.get_str("generate/preset", self.panel.preset_box.currentText()))
@@ -396,6 +395,32 @@ class MainWindow(QMainWindow):
         self.transport.autoplay_button.setChecked(s.get_bool("audition/autoplay", True))
         self.transport.loop_button.setChecked(s.get_bool("audition/loop", True))
         self.audition.set_looping(self.transport.loop_button.isChecked())
+
+    def _choose_default_model(self, choice: str) -> None:
+        """The model box starts on the engine's default (the producer's choice, else breaks-256 when
+        cached, else the built-in starter), with both built-in choices always on the list."""
+        try:
+            from cratedigger.model import STARTER, default_model_reference
+            from cratedigger.model.starter import BREAKS_256, BREAKS_256_MB
+        except ImportError:  # an engine without the starter model: keep the panel's own default
+            if choice:
+                self.panel.remember_model(choice)
+            return
+        ref = default_model_reference(choice or None)
+        box = self.panel.model_box
+        for name in (STARTER, BREAKS_256):
+            if box.findText(name) < 0:
+                box.addItem(name)
+        self.panel.remember_model(ref)
+        box.setItemData(box.findText(STARTER), "Built in: works offline, fast on a CPU; recorded kits rather than vinyl",
+                        Qt.ItemDataRole.ToolTipRole)
+        box.setItemData(box.findText(BREAKS_256), f"teticio's breaks model: {BREAKS_256_MB} MB from the hub the first "
+                        "time, offline after", Qt.ItemDataRole.ToolTipRole)
+        if ref == STARTER:
+            self.panel.status.setText(f"Model: the built-in starter. The breaks model ({BREAKS_256}, {BREAKS_256_MB} MB "
+                                      "download) is in the list")
+        else:
+            self.panel.status.setText(f"Model: {ref}")
 
     def save_settings(self) -> None:
         s = self.settings
