@@ -378,3 +378,14 @@ def test_the_model_box_starts_on_the_engine_default_and_offers_the_hub_model(mak
     assert window.panel.model_ref() == "starter"
     assert "teticio/audio-diffusion-breaks-256" in window.panel.recent_models()
     assert "455 MB" in window.panel.status.text()
+
+
+def test_the_device_list_offers_only_what_this_machine_has(make_window, qtbot):
+    import torch
+
+    window = make_window()
+    window._check_devices()
+    expected = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
+        ["mps"] if torch.backends.mps.is_available() else [])
+    box = window.panel.device_box
+    qtbot.waitUntil(lambda: [box.itemText(i) for i in range(box.count())] == expected, timeout=60000)

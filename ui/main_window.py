@@ -116,7 +116,8 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         QTimer.singleShot(0, self.refresh_library)
         QTimer.singleShot(0, self._load_fresh)
-        QTimer.singleShot(0, self._check_devices)
+        if warm_up:  # with the launch warm-up: both import torch, off the GUI thread
+            QTimer.singleShot(0, self._check_devices)
         if warm_up:
             QTimer.singleShot(0, self._warm_up)
 
