@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from cratedigger.errors import LibraryError
 from cratedigger.library import files
 
 log = logging.getLogger(__name__)
@@ -115,4 +114,4 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
-__all__ = ["FreshItem", "FreshStore", "LibraryError", "default_folder"]
+__all__ = ["FreshItem", "FreshStore", "default_folder"]
