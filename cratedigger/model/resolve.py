@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cratedigger.errors import ModelError
-from cratedigger.model.starter import STARTER, default_model_reference, is_starter, starter_folder
+from cratedigger.model import starter
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 # Only what the engine loads: configs and weights of each component.
@@ -43,12 +43,12 @@ def resolve_model(
     (`offline=True` or HF_HUB_OFFLINE=1), or when the hub cannot be reached, only the cache is used.
     """
     if ref is None:  # no model named: the default rule (cratedigger.model.starter)
-        ref = default_model_reference(cache_dir=cache_dir)
+        ref = starter.default_model_reference(cache_dir=cache_dir)
     text = os.fspath(ref).strip()
     if not text:
         raise ModelError("no model given: pass 'starter', a hub id such as teticio/audio-diffusion-breaks-256, or a folder")
-    if is_starter(text) and not Path(text).exists():
-        return ResolvedModel(ref=STARTER, folder=starter_folder(), revision=None)
+    if starter.is_starter(text) and not Path(text).exists():
+        return ResolvedModel(ref=starter.STARTER, folder=starter.starter_folder(), revision=None)
     path = Path(text).expanduser()
     if path.exists():
         if not path.is_dir():

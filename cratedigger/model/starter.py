@@ -18,17 +18,22 @@ STARTER = "starter"
 BREAKS_256 = "teticio/audio-diffusion-breaks-256"
 BREAKS_256_MB = 455  # what a first download of breaks-256 costs (its UNet weights and configs)
 ENV_MODEL = "CRATEDIGGER_MODEL"
+PACKAGE = "cratedigger.starter_model"  # models/starter/model, mapped in pyproject.toml
 _WEIGHTS = ("unet/diffusion_pytorch_model.safetensors", "unet/diffusion_pytorch_model.bin")
+
+
+def _installed_folder() -> Path:
+    from importlib.resources import files
+
+    try:
+        return Path(str(files(PACKAGE)))
+    except (ModuleNotFoundError, TypeError) as exc:
+        raise ModelError("the built-in starter model is not installed (reinstall CrateDigger: pip install -e .)") from exc
 
 
 def starter_folder() -> Path:
     """The installed starter model's folder; a clear error when the install lacks it."""
-    try:
-        from importlib.resources import files
-
-        folder = Path(str(files("cratedigger.starter_model")))
-    except (ModuleNotFoundError, TypeError) as exc:
-        raise ModelError("the built-in starter model is not installed (reinstall CrateDigger: pip install -e .)") from exc
+    folder = _installed_folder()
     if not (folder / "model_index.json").is_file():
         raise ModelError(f"the built-in starter model is incomplete: {folder} has no model_index.json "
                          "(reinstall CrateDigger)")
