@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from cratedigger.errors import AnalysisError, BadParameterError
@@ -70,7 +71,16 @@ def run_extend(args: argparse.Namespace) -> int:
         beats_per_bar = beats_per_bar or analysis.beats_per_bar
     beats_per_bar = beats_per_bar or 4
     model = load_model(args.model, device=args.device)
-    bar, on_step = progress_bar("extending")
+    bar, bar_step = progress_bar("extending")
+    shown = [0]
+
+    def on_step(done: int, total: int) -> None:
+        bar_step(done, total)
+        quarter = 4 * done // max(1, total)
+        if bar.disable and quarter > shown[0]:  # a log or a pipe: a line at each quarter instead of a bar
+            shown[0] = quarter
+            print(f"cratedigger: extending: step {done}/{total}", file=sys.stderr, flush=True)
+
     try:
         result = extend_loop(
             model, audio, sample_rate=rate, bpm=bpm, bars_to_add=args.bars, beats_per_bar=beats_per_bar,
@@ -89,7 +99,6 @@ def run_extend(args: argparse.Namespace) -> int:
 
 
 def run_vary(args: argparse.Namespace) -> int:
-    import sys
     import time
 
     from cratedigger.audio.io import audio_info, check_writable_target, read_audio
