@@ -57,8 +57,8 @@ def test_preset_values_and_overrides():
     assert (best.scheduler, best.steps, best.precision, best.reuse) == ("ddim", 50, "full", 1)
     longer = preset_request("best", steps=200)
     assert (longer.scheduler, longer.steps, longer.precision) == ("ddim", 200, "full")
-    std = preset_request("standard", scheduler="ddim")
-    assert std.scheduler == "ddim" and std.steps == PRESETS["standard"].steps and std.precision == "fast"
+    std = preset_request("standard", scheduler="unipc")
+    assert std.scheduler == "unipc" and std.steps == PRESETS["standard"].steps and std.precision == "fast"
 
 
 def test_unknown_preset_is_one_clear_error():
