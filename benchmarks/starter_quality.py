@@ -104,6 +104,7 @@ def grid_png(path: Path, generated: list[np.ndarray], real: list[np.ndarray]) ->
 
     def strip(images):
         tiles = [np.flipud(img) for img in images[:16]]  # low bands at the bottom
+        tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % 4)  # fewer than 16: pad the last row
         rows = [np.hstack(tiles[i:i + 4]) for i in range(0, len(tiles), 4)]
         return np.vstack(rows)
 
