@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from cratedigger.audio.io import validate_audio
-from cratedigger.errors import BadParameterError, LibraryError
+from cratedigger.errors import BadParameterError
 from cratedigger.library import files, riff
-from cratedigger.library.export import EXPORT_BITS, MAX_PEAK, check_export_options, resample
+from cratedigger.library.export import EXPORT_BITS, MAX_PEAK, check_export_options, ensure_export_folder, resample
 from cratedigger.library.naming import sanitise_stem
 
 
@@ -53,7 +53,7 @@ def export_clip(audio: np.ndarray, *, sample_rate: int, name: str, folder: str |
     folder = Path(folder).expanduser()
     audio, out_rate = resample(np.asarray(audio, dtype=np.float32), sample_rate=sample_rate, rate=rate)
     payload = build_clip_wav(audio, sample_rate=out_rate, bits=bits)
-    return files.guard_write(f"into {folder}", lambda: files.write_unique(_folder(folder), clip_names(name), payload))
+    return files.guard_write(f"into {folder}", lambda: files.write_unique(ensure_export_folder(folder), clip_names(name), payload))
 
 
 def write_clip(path: str | os.PathLike, audio: np.ndarray, *, sample_rate: int, bits: int = 16) -> Path:
@@ -62,12 +62,3 @@ def write_clip(path: str | os.PathLike, audio: np.ndarray, *, sample_rate: int, 
     payload = build_clip_wav(audio, sample_rate=sample_rate, bits=bits)
     return files.guard_write(str(path), lambda: files.write_new_file(path, payload, overwrite=True))
 
-
-def _folder(folder: Path) -> Path:
-    if folder.exists() and not folder.is_dir():
-        raise LibraryError(f"export target {folder} is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LibraryError(f"cannot create export folder {folder}: {files.describe_os_error(exc)}") from exc
-    return folder

@@ -45,13 +45,18 @@ class Audition(QObject):
             self.player = self._player_factory()
         return self.player
 
-    def load(self, key: str, audio: np.ndarray, sample_rate: int, region: tuple[float, float] | None = None) -> None:
-        """Prepare `audio` (float32 mono) for playing; playing starts only with play()."""
+    def _prepare(self, key: str, audio: np.ndarray, sample_rate: int):
+        """The player's clip for `audio`, or None after saying why it cannot play."""
         try:
-            player = self._ensure_player()
-            clip = player.prepare(audio, sample_rate=sample_rate, looping=self.looping, tag=key)
+            return self._ensure_player().prepare(audio, sample_rate=sample_rate, looping=self.looping, tag=key)
         except CrateDiggerError as exc:
             self._fail(str(exc))
+            return None
+
+    def load(self, key: str, audio: np.ndarray, sample_rate: int, region: tuple[float, float] | None = None) -> None:
+        """Prepare `audio` (float32 mono) for playing; playing starts only with play()."""
+        clip = self._prepare(key, audio, sample_rate)
+        if clip is None:
             return
         if region is not None:
             clip.set_region_seconds(*region)
@@ -61,16 +66,14 @@ class Audition(QObject):
         """Swap the playing loop for `audio` (the same loop at another tempo) at the same place in
         the loop, through the player's crossfade: no gap, no click. Plays the whole new loop."""
         old = self.clip
-        try:
-            player = self._ensure_player()
-            clip = player.prepare(audio, sample_rate=sample_rate, looping=self.looping, tag=key)
-        except CrateDiggerError as exc:
-            self._fail(str(exc))
+        clip = self._prepare(key, audio, sample_rate)
+        if clip is None:
             return
         if old is not None and old.region[1] > old.region[0]:
             fraction = (old.position - old.region[0]) / (old.region[1] - old.region[0])
             clip.position = int(min(max(fraction, 0.0), 1.0) * (clip.frames.shape[0] - 1))
         self.clip = clip
+        player = self.player  # made by _prepare
         if old is not None and player.current is old:
             try:
                 player.play(clip, from_start=False)

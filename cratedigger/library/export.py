@@ -147,7 +147,7 @@ def export_sample(
     s = sample if isinstance(sample, Sample) else library.get(sample)
     if bpm is not None:
         tempo_fit.check_sample_fit(s, bpm=bpm, mode=fit)
-    folder = _ensure_folder(folder)
+    folder = ensure_export_folder(folder)
     loop = loop_audio(library, s, bars=bars)
     if bpm is not None:
         loop = tempo_fit.fit_loop(loop, bpm=bpm, mode=fit, what=f"sample {s.id} ({s.name})")
@@ -184,7 +184,7 @@ def export_for_drag(
         import platformdirs
 
         cache_dir = platformdirs.user_cache_path("CrateDigger", appauthor=False) / "drag"
-    folder = _ensure_folder(Path(cache_dir) / s.uid)
+    folder = ensure_export_folder(Path(cache_dir) / s.uid)
     loop = loop_audio(library, s)
     if bpm is not None:
         loop = tempo_fit.fit_loop(loop, bpm=bpm, mode=fit, what=f"sample {s.id} ({s.name})")
@@ -209,7 +209,7 @@ def _payload(loop: LoopAudio, audio: np.ndarray, rate: int, bits: int) -> bytes:
     )
 
 
-def _ensure_folder(folder: str | os.PathLike) -> Path:
+def ensure_export_folder(folder: str | os.PathLike) -> Path:
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise LibraryError(f"export target {folder} is a file, not a folder")
@@ -226,6 +226,7 @@ __all__ = [
     "LoopAudio",
     "export_for_drag",
     "export_sample",
+    "ensure_export_folder",
     "export_samples",
     "loop_audio",
     "resample",
