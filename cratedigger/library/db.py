@@ -112,6 +112,19 @@ def _v1_initial(conn: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1_initial),)
 
 
+def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> str:
+    # SQLite answers "database is locked" at once, without its busy handler, when another process is
+    # creating the file at this moment: wait for it as for any other lock, up to the busy timeout.
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 def connect(db_path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connection:
     """Open one connection: autocommit (we BEGIN ourselves), WAL, foreign keys, busy timeout."""
     try:
@@ -121,7 +134,7 @@ def connect(db_path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connection
     try:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _switch_to_wal(conn, busy_timeout_s)
         if str(mode).lower() != "wal":
             raise LibraryError(f"{db_path}: cannot switch the database to WAL mode (got {mode!r})")
         # FULL: a commit is on disk before we touch files after it (purge unlinks only once the row is
