@@ -59,7 +59,7 @@ def test_candidates_arrive_batch_by_batch_analysed_and_auditioned(make_window, q
     np.testing.assert_allclose(out[:, 0], entries[0].audio[BLOCK_FRAMES : 2 * BLOCK_FRAMES], atol=1e-6)
     # moving down the tray switches audition to the next candidate
     qtbot.keyClick(window.fresh_list, Qt.Key.Key_Down)
-    assert window.audition.loaded_key() == entries[1].key
+    qtbot.waitUntil(lambda: window.audition.loaded_key() == entries[1].key, timeout=5000)  # prepared off the GUI thread
 
 
 def test_keep_discard_and_curate_fresh_loops(make_window, qtbot, tiny_model_dir, tmp_path):
