@@ -460,13 +460,10 @@ def spectrogram_job(ctx: JobContext, audio: np.ndarray, sample_rate: int) -> np.
     return display_spectrogram(audio, sample_rate)
 
 
-def display_spectrogram(audio: np.ndarray, sample_rate: int, *, n_mels: int = 96, hop: int = 256) -> np.ndarray:
-    from cratedigger.mel import MelParams, audio_to_images
+def display_spectrogram(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    from cratedigger_ui.widgets.detail_view import display_spectrogram  # the strip's picture is the view's
 
-    params = MelParams(x_res=256, y_res=n_mels, sample_rate=int(sample_rate), n_fft=1024, hop_length=hop, top_db=80)
-    images = audio_to_images(np.asarray(audio, dtype=np.float32), params)
-    columns = int(np.ceil(audio.shape[0] / hop))
-    return np.concatenate(list(images), axis=1)[:, :columns]
+    return display_spectrogram(audio, sample_rate)
 
 
 # -- the library ---------------------------------------------------------------------------------
