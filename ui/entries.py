@@ -39,6 +39,7 @@ class Entry:
     kept: bool = False  # fresh entries: already added to the library
     whole: np.ndarray | None = None  # float32 [n] mono: fresh entries, the clip before it was cut
     notes: str = ""
+    unsure: tuple[str, ...] = ()  # what the analysis was not sure of: "tempo", "beat 1" (AnalysisResult.unsure)
 
     @property
     def is_fresh(self) -> bool:
@@ -87,6 +88,7 @@ class Entry:
             "beats_per_bar": self.beats_per_bar, "beats": list(self.beats), "downbeats": list(self.downbeats),
             "tags": list(self.tags), "rating": self.rating, "favourite": self.favourite, "parent_id": self.parent_id,
             "source": self.source, "provenance": dict(self.provenance), "notes": self.notes,
+            "unsure": list(self.unsure),
         }
 
 
@@ -99,7 +101,7 @@ def entry_from_record(meta: dict[str, Any], audio: np.ndarray, sample_rate: int,
         tags=tuple(meta.get("tags") or ()), rating=int(meta.get("rating") or 0), favourite=bool(meta.get("favourite")),
         parent_id=meta.get("parent_id"), source=str(meta.get("source") or "generated"),
         provenance=dict(meta.get("provenance") or {}), overview=overview, audio=audio, whole=whole,
-        notes=str(meta.get("notes") or ""),
+        notes=str(meta.get("notes") or ""), unsure=tuple(meta.get("unsure") or ()),
     )
 
 

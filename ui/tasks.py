@@ -365,6 +365,7 @@ def prepare_fresh_job(
             overview=overview_of(sliced.audio),
             audio=np.ascontiguousarray(sliced.audio, dtype=np.float32),
             whole=None if sliced.whole is None else np.ascontiguousarray(sliced.whole, dtype=np.float32),
+            unsure=tuple(getattr(sliced.analysis, "unsure", ())),  # the tempo bar shows a "?"
         )
         entry = with_drag_file(entry, drag_dir)
         store_entry(store, entry)

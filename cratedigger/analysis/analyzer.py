@@ -124,6 +124,7 @@ class Analyzer:
             confidence=confidence(grid),
             backend=backend,
             duration=duration,
+            beat_one_confidence=beat_one_confidence(grid),
         )
 
     def _long(self, beat_act: np.ndarray, down_act: np.ndarray, *, backend: str, duration: float,
@@ -163,8 +164,10 @@ class Analyzer:
         downbeats = tuple(t for t, p in zip(beats, positions) if p == 1)
         covered = sum(d for _, d, _ in kept) / duration
         conf = float(np.mean([confidence(g) for _, _, g in kept])) * covered
+        one = float(np.mean([beat_one_confidence(g) for _, _, g in kept]))
         return AnalysisResult(bpm=bpm, beats=tuple(beats), downbeats=downbeats, beat_positions=tuple(positions),
-                              beats_per_bar=meter, confidence=round(conf, 3), backend=backend, duration=duration)
+                              beats_per_bar=meter, confidence=round(conf, 3), backend=backend, duration=duration,
+                              beat_one_confidence=round(one, 3))
 
 
 def analyze(audio: np.ndarray, *, sample_rate: int, backend: str = "auto", loop: bool = False) -> AnalysisResult:
@@ -213,3 +216,11 @@ def confidence(grid: Grid) -> float:
     margin = grid.score - grid.runner_up if math.isfinite(grid.runner_up) else 1.0
     clarity = min(1.0, max(0.0, margin / 0.2))
     return round(fit * (0.5 + 0.5 * clarity), 3)
+
+
+BEAT_ONE_MARGIN = 0.2  # downbeat-contrast margin over the next-best bar position that counts as sure
+
+
+def beat_one_confidence(grid: Grid) -> float:
+    """0..1: how clearly the chosen beat 1 beat the other beats of the bar as the downbeat."""
+    return round(min(1.0, max(0.0, grid.downbeat_margin / BEAT_ONE_MARGIN)), 3)

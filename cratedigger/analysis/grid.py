@@ -58,6 +58,9 @@ class Grid:
     downbeat_score: float
     runner_up: float  # best score of a candidate at a clearly different tempo
     lift: float  # mean activation on the grid minus the clip's mean activation: is there a beat at all
+    # downbeat contrast of the chosen bar position minus that of the next-best one in the same meter:
+    # near 0, beat 1 is a coin toss between two beats of the bar even when the tempo is sure
+    downbeat_margin: float = 0.0
 
 
 def _sample(act: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -89,18 +92,31 @@ def _grid_mean(act: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return np.where(valid, _sample(act, pos), 0.0).sum(1) / np.maximum(valid.sum(1), 1)
 
 
-def _downbeat_score(down: np.ndarray, beat_frames: np.ndarray, meter: int) -> tuple[float, int]:
-    """Best (contrast, index) of downbeat activation on every meter-th beat vs the other beats."""
+def _downbeat_contrasts(down: np.ndarray, beat_frames: np.ndarray, meter: int) -> np.ndarray:
+    """Downbeat activation on every meter-th beat minus on the other beats, for each start j < meter."""
     if beat_frames.size < meter + 1:
-        return 0.0, 0
+        return np.zeros(meter)
     vals = _sample(down, beat_frames)
-    best, best_j = -np.inf, 0
+    out = np.empty(meter)
     for j in range(meter):
         sel = (np.arange(vals.size) - j) % meter == 0
-        c = vals[sel].mean() - vals[~sel].mean()
-        if c > best:
-            best, best_j = c, j
-    return float(best), best_j
+        out[j] = vals[sel].mean() - vals[~sel].mean()
+    return out
+
+
+def _downbeat_score(down: np.ndarray, beat_frames: np.ndarray, meter: int) -> tuple[float, int]:
+    """Best (contrast, index) of downbeat activation on every meter-th beat vs the other beats."""
+    c = _downbeat_contrasts(down, beat_frames, meter)
+    j = int(np.argmax(c))
+    return float(c[j]), j
+
+
+def _margin(contrasts: np.ndarray) -> float:
+    """Best minus second-best contrast; a meter of one position has nothing to confuse."""
+    if contrasts.size < 2:
+        return 1.0
+    top = np.sort(contrasts)[::-1]
+    return float(top[0] - top[1])
 
 
 def _length_bonus(duration: float, bpm: float, meter: int, tol: float) -> float:
@@ -149,8 +165,10 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
     bpm = _snap_to_length(bpm, duration, best[3], params.length_tolerance)
     period = 60.0 * fps / bpm
     lift = float(_grid_mean(act, np.array([np.arange(phase * fps, act.size, period)]))[0] - act.mean())
+    margin = _margin(_downbeat_contrasts(down, np.arange(best[2] * fps, act.size, 60.0 * fps / best[1]), best[3]))
     return Grid(bpm=bpm, phase=phase, beats_per_bar=best[3], downbeat_index=best[4], score=best[0],
-                beat_score=best[5], downbeat_score=best[6], runner_up=float(runner), lift=lift)
+                beat_score=best[5], downbeat_score=best[6], runner_up=float(runner), lift=lift,
+                downbeat_margin=margin)
 
 
 def _regress(beat_act: np.ndarray, fps: float, bpm: float, phase: float) -> tuple[float, float]:

@@ -2,6 +2,8 @@
 
 Every file is tried; a bad one is reported (an object with "error" in --json mode, a line on stderr
 otherwise) and the rest go on. "No tempo found" is an answer, not a failure (bpm is null).
+A result the analysis is not sure of says so: "low_confidence": true and "unsure": ["tempo"] and/or
+["beat 1"] in --json, a "?" after the BPM and what to check in the text line.
 Exit status: 0 when every file was analysed, 1 when some could not be, 2 when none could.
 """
 
@@ -75,5 +77,11 @@ def _print_line(report: dict) -> None:
     loop = report["loop"]
     where = (f"loop {loop['bars']} bar{'s' if loop['bars'] > 1 else ''} from {loop['start_s']:.3f} s"
              if loop else "no whole bar fits")
-    print(f"{name}: {report['bpm']:.2f} BPM, {report['beats_per_bar']} beats/bar, {len(report['beats'])} beats, "
-          f"{where}, confidence {report['confidence']:.2f}", flush=True)
+    unsure = report.get("unsure") or []
+    # say what to check, in the words of the app's one-gesture fixes
+    hint = "".join(f"; unsure of the {what} ({UNSURE_HINTS[what]})" for what in unsure if what in UNSURE_HINTS)
+    print(f"{name}: {report['bpm']:.2f} BPM{' ?' if unsure else ''}, {report['beats_per_bar']} beats/bar, "
+          f"{len(report['beats'])} beats, {where}, confidence {report['confidence']:.2f}{hint}", flush=True)
+
+
+UNSURE_HINTS = {"tempo": "it may be half or double", "beat 1": "beat 1 may be another beat of the bar"}

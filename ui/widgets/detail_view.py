@@ -131,6 +131,17 @@ class DetailView(QWidget):
         grid = steady_grid(bpm=bpm, duration=max(self._duration, 1e-3), first_downbeat=first_downbeat)
         self.beat_lines.setData(*_vertical_pairs(grid.beats))
         self.downbeat_lines.setData(*_vertical_pairs(grid.downbeats))
+        # the loop region follows the new bars: as many bars as before, from the new beat 1
+        bar_s = grid.beats_per_bar * 60.0 / grid.bpm
+        bars = [t for t in grid.downbeats]
+        if bars and bars[-1] + bar_s <= self._duration + 1e-3:
+            bars.append(bars[-1] + bar_s)
+        if len(bars) >= 2:
+            old = self._bars
+            start, end = self.region.getRegion()
+            span = max(1, int(np.sum((old >= start - 1e-3) & (old <= end + 1e-3))) - 1) if old.size else 1
+            self._bars = np.asarray(bars, dtype=np.float64)
+            self.set_region(bars[0], bars[min(len(bars) - 1, span)])
 
     def _show_grid(self, entry: Entry) -> None:
         bars = list(entry.bar_times())

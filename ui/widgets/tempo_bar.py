@@ -2,7 +2,9 @@
 and re-cut. The grid is the engine's (cratedigger.regrid); this only collects the producer's answer.
 
 `grid_changed(bpm, first_downbeat)` fires on every change (the detail view previews the grid);
-`recut_requested(bpm, first_downbeat, bars)` when Re-cut is pressed.
+`recut_requested(bpm, first_downbeat, bars)` when Re-cut is pressed. A "?" beside the BPM says the
+analysis was not sure of the tempo or of beat 1 (AnalysisResult.unsure); a grid the producer set
+(a re-cut) shows none.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class TempoBar(QWidget):
         self.bpm_spin.setSuffix(" BPM")
         self.bpm_spin.setKeyboardTracking(False)
         self.bpm_spin.setToolTip("The loop's tempo: type the right one when the analysis got it wrong")
+        self.unsure_label = QLabel("?")
+        self.unsure_label.setObjectName("unsure")
+        self.unsure_label.setStyleSheet("font-weight: bold; color: #e0a030;")
+        self.unsure_label.hide()
         self.double_button = QToolButton()
         self.double_button.setText("×2")
         self.double_button.setToolTip("Double the tempo (a half-speed reading)")
@@ -61,7 +67,7 @@ class TempoBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(QLabel("Tempo"))
-        for w in (self.bpm_spin, self.double_button, self.half_button, self.earlier_button, self.later_button,
+        for w in (self.bpm_spin, self.unsure_label, self.double_button, self.half_button, self.earlier_button, self.later_button,
                   self.beat_label, self.bars_box, self.recut_button):
             layout.addWidget(w)
         layout.addStretch(1)
@@ -82,9 +88,14 @@ class TempoBar(QWidget):
     def first_downbeat(self) -> float:
         return self._first
 
+    def is_unsure(self) -> bool:
+        """Whether the "?" is shown (the analysis of this loop is a guess worth checking)."""
+        return not self.unsure_label.isHidden()
+
     def set_entry(self, entry: Entry | None) -> None:
         """Show the entry's grid (or a guess when it has none); disabled without an entry."""
         self.setEnabled(entry is not None)
+        self._show_unsure(entry)
         self.bpm_spin.blockSignals(True)
         if entry is None:
             self._first, self._duration = 0.0, 0.0
@@ -95,6 +106,15 @@ class TempoBar(QWidget):
             self.bpm_spin.setValue(float(entry.bpm) if entry.bpm else guess_bpm(entry.duration))
         self.bpm_spin.blockSignals(False)
         self._show_first()
+
+    def _show_unsure(self, entry: Entry | None) -> None:
+        unsure = () if entry is None or not entry.bpm or entry.provenance.get("tempo_set_by") == "producer" \
+            else tuple(getattr(entry, "unsure", ()))
+        self.unsure_label.setVisible(bool(unsure))
+        tips = {"tempo": "the tempo may be half or double: try ×2 or ÷2",
+                "beat 1": "beat 1 may be another beat of the bar: try ◀ 1 or 1 ▶"}
+        self.unsure_label.setToolTip("The analysis is not sure of this loop: "
+                                     + "; ".join(tips[u] for u in unsure if u in tips) + ", then Re-cut")
 
     def _scale(self, factor: float) -> None:
         self.bpm_spin.setValue(self.bpm() * factor)
