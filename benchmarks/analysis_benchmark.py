@@ -1,8 +1,11 @@
 """Tempo / beat / downbeat benchmark on the real-drum corpus: our analyzer vs plain madmom vs librosa.
 
     python benchmarks/analysis_benchmark.py [--corpus DIR] [--every N] [--json OUT]
+    python benchmarks/analysis_benchmark.py --grooves DIR [--per-kind N]
 
-Builds the corpus first if DIR has no index.json (benchmarks/corpus/build_corpus.py). For every clip
+Builds the corpus first if DIR has no index.json (benchmarks/corpus/build_corpus.py). --grooves
+uses the issue-10 failure kinds instead (benchmarks/groove_corpus.py: a "tune" split and an
+"unseen" split on other kits and seeds) and reports every method per split and per kind. For every clip
 and method: tempo Acc1 (within 4 %), Acc2 (also x2, x1/2, x3, x1/3), beat F-measure and downbeat
 F-measure (mir_eval, +-70 ms, no trimming of the first 5 s: the clips are 3-10 s long), seconds.
 Methods, all run in this one process on the same audio:
@@ -30,6 +33,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import groove_corpus  # noqa: E402
 from benchmarks.corpus.build_corpus import DEFAULT_OUT, build  # noqa: E402
 from cratedigger.analysis import Analyzer  # noqa: E402
 from cratedigger.analysis._madmom import MADMOM_SR, import_madmom  # noqa: E402
@@ -98,13 +102,35 @@ def score(meta: dict, bpm: float | None, beats: np.ndarray, downbeats: np.ndarra
     return {"acc1": float(acc1), "acc2": float(acc2), "beat_f": beat_f, "down_f": down_f}
 
 
+def table(methods, rows, seconds, cpu, audio_seconds) -> None:
+    """One line per method: means over `rows` (timing is over the whole run)."""
+    print(f"{'method':20s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'down F':>7s} {'s/10s':>6s} {'cpu/10s':>7s}")
+    for name in methods:
+        r = rows[name]
+        if not r:
+            continue
+        mean = lambda k: np.mean([x[k] for x in r])  # noqa: E731
+        down = [x["down_f"] for x in r if x["down_f"] is not None]
+        down_s = f"{np.mean(down):7.3f}" if down else f"{'-':>7s}"
+        print(f"{name:20s} {mean('acc1'):6.3f} {mean('acc2'):6.3f} {mean('beat_f'):7.3f} {down_s} "
+              f"{10 * seconds[name] / audio_seconds:6.3f} {10 * cpu[name] / audio_seconds:7.3f}")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--every", type=int, default=1, help="use every Nth clip (quick runs)")
     ap.add_argument("--json", type=Path, help="write per-clip results here")
+    ap.add_argument("--grooves", type=Path, help="the issue-10 groove corpus folder (built if empty)")
+    ap.add_argument("--per-kind", type=int, default=2, help="with --grooves: clips per kind and split")
     args = ap.parse_args()
-    if not (args.corpus / "index.json").exists():
+    if args.grooves is not None:
+        args.corpus = args.grooves
+        if not (args.corpus / "index.json").exists():
+            print(f"building the groove corpus in {args.corpus} ...", flush=True)
+            groove_corpus.build(args.corpus, per_kind=args.per_kind)
+    elif not (args.corpus / "index.json").exists():
         print(f"building the corpus in {args.corpus} ...", flush=True)
         build(args.corpus)
     index = json.loads((args.corpus / "index.json").read_text())[:: args.every]
@@ -134,22 +160,24 @@ def main() -> None:
     print(file=sys.stderr)
 
     print(f"\n{len(index)} clips, {audio_seconds:.0f} s of audio ({args.corpus})\n")
-    print(f"{'method':20s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'down F':>7s} {'s/clip':>7s} {'s/10s':>6s} {'cpu/10s':>7s}")
-    for name in methods:
-        r = rows[name]
-        mean = lambda k: np.mean([x[k] for x in r])  # noqa: E731
-        down = [x["down_f"] for x in r if x["down_f"] is not None]
-        down_s = f"{np.mean(down):7.3f}" if down else f"{'-':>7s}"
-        print(f"{name:20s} {mean('acc1'):6.3f} {mean('acc2'):6.3f} {mean('beat_f'):7.3f} {down_s} "
-              f"{seconds[name] / len(r):7.3f} {10 * seconds[name] / audio_seconds:6.3f} {10 * cpu[name] / audio_seconds:7.3f}")
-    print("\nours/madmom by style:")
-    by_style = defaultdict(list)
-    for x in rows["ours/madmom"]:
-        by_style[x["style"]].append(x)
-    for style, r in sorted(by_style.items()):
-        m = {k: np.mean([x[k] for x in r]) for k in ("acc1", "acc2", "beat_f", "down_f")}
-        print(f"  {style:10s} n={len(r):2d}  Acc1 {m['acc1']:.2f}  Acc2 {m['acc2']:.2f}  beat F {m['beat_f']:.2f}  "
-              f"down F {m['down_f']:.2f}")
+    splits = sorted({m.get("split", "all") for m in index})
+    for split in splits:
+        if len(splits) > 1:
+            print(f"split {split}:")
+        table(methods, {name: [x for x, m in zip(r, index) if m.get("split", "all") == split]
+                        for name, r in rows.items()}, seconds, cpu, audio_seconds)
+    for split in splits:
+        for name in methods:
+            print(f"\n{name} by style{f' ({split})' if len(splits) > 1 else ''}:")
+            by_style = defaultdict(list)
+            for x, m in zip(rows[name], index):
+                if m.get("split", "all") == split:
+                    by_style[x["style"]].append(x)
+            for style, r in sorted(by_style.items()):
+                m = {k: np.mean([x[k] for x in r]) if r[0][k] is not None else float("nan")
+                     for k in ("acc1", "acc2", "beat_f", "down_f")}
+                print(f"  {style:10s} n={len(r):2d}  Acc1 {m['acc1']:.2f}  Acc2 {m['acc2']:.2f}  "
+                      f"beat F {m['beat_f']:.2f}  down F {m['down_f']:.2f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
