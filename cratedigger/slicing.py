@@ -39,6 +39,7 @@ class LoopSlice:
     bars: int
     beats: int
     bpm: float  # from the exact length and beat count
+    beats_per_bar: int = 4  # the meter the loop was cut in (beats // bars)
 
     @property
     def duration(self) -> float:
@@ -54,6 +55,10 @@ class LoopPlan:
     bars: int
     beats: int
     bpm: float
+
+    @property
+    def beats_per_bar(self) -> int:
+        return self.beats // self.bars
 
     def to_dict(self, sample_rate: int) -> dict:
         return {"start": self.start, "end": self.end, "start_s": round(self.start / sample_rate, 6),
@@ -147,7 +152,7 @@ def _cut(plan: LoopPlan, read, *, n_samples: int, sample_rate: int) -> LoopSlice
     loop = np.array(read(start, end), dtype=np.float32, copy=True)
     _smooth_seam(loop, pre_roll=read(max(0, start - seam), start), seam=seam)
     return LoopSlice(audio=loop, sample_rate=int(sample_rate), start=int(start), end=int(end),
-                     bars=plan.bars, beats=plan.beats, bpm=float(plan.bpm))
+                     bars=plan.bars, beats=plan.beats, bpm=float(plan.bpm), beats_per_bar=plan.beats_per_bar)
 
 
 def _smooth_seam(loop: np.ndarray, *, pre_roll: np.ndarray, seam: int) -> None:

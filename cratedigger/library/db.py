@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cratedigger.errors import LibraryError
+from cratedigger.loop import ORIGIN_KINDS
 
 DB_NAME = "library.db"
 BACKUP_DIR = "backups"
 ROLLING_PREFIX = "rolling-"
 ROLLING_KEEP = 3
 ROLLING_EVERY_S = 24 * 3600.0
-SOURCES = ("generated", "variation", "extended", "sliced", "imported")
+SOURCES = ORIGIN_KINDS  # the `source` column holds a Loop's origin kind: one name for one fact
 
 
 @dataclass(frozen=True)

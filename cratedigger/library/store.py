@@ -169,13 +169,24 @@ def _row_values(
     bars: int | None = None,
     parent_id: int | None = None,
     notes: str = "",
+    grid: tuple[Sequence[float], Sequence[float], int] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Validated column values for a new `samples` row (all but uid, path, created) and its `sample_data`."""
+    """Validated column values for a new `samples` row (all but uid, path, created) and its `sample_data`.
+
+    grid: (beats, downbeats, beats_per_bar) of the stored audio when they are not the analysis' own
+    (a Loop's grid); else they come from the analysis."""
     if source not in db.SOURCES:
         raise BadParameterError(f"unknown source {source!r}; sources are {', '.join(db.SOURCES)}")
     if not isinstance(notes, str):
         raise BadParameterError(f"notes must be text, got {type(notes).__name__}")
     fields = _analysis_fields(analysis)
+    if grid is not None:
+        fields["beats"] = tuple(float(t) for t in grid[0])
+        fields["downbeats"] = tuple(float(t) for t in grid[1])
+        fields["beats_per_bar"] = grid[2]
+    if fields["analysis"] is not None:
+        # Beats are stored once, in the sample_data columns; Library.analysis() puts them back.
+        fields["analysis"] = {k: v for k, v in fields["analysis"].items() if k not in ("beats", "downbeats")}
     if bpm is not None:
         if isinstance(bpm, bool) or not isinstance(bpm, (int, float)) or not math.isfinite(bpm) or not 1 <= bpm <= 999:
             raise BadParameterError(f"bpm must be 1-999, got {bpm!r}")
@@ -396,10 +407,16 @@ class Library:
     def analysis(self, sample: SampleRef) -> dict[str, Any] | None:
         """The stored analysis result (AnalysisResult.to_dict()) of a sample, or None."""
         sid = self._id(sample)
-        rows = self._read("SELECT analysis FROM sample_data WHERE sample_id = ?", (sid,))
+        rows = self._read("SELECT analysis, beats, downbeats FROM sample_data WHERE sample_id = ?", (sid,))
         if not rows:
             raise LibraryError(f"no sample with id {sid} in {self.root}")
-        return json.loads(rows[0][0]) if rows[0][0] else None
+        if not rows[0][0]:
+            return None
+        stored = json.loads(rows[0][0])
+        # Rows written before beats were stored once carry them in the JSON too; those are kept.
+        stored.setdefault("beats", list(unpack_times(rows[0][1])))
+        stored.setdefault("downbeats", list(unpack_times(rows[0][2])))
+        return stored
 
     def count(self, query: SampleQuery | None = None, **filters: Any) -> int:
         """How many samples match, ignoring paging (for a results header or a pager)."""
@@ -555,6 +572,56 @@ class Library:
         self._store_features(sid, audio, sample_rate, values, data)
         return self.get(sid)
 
+    def add_loop(
+        self,
+        loop: Any,
+        *,
+        name: str,
+        tags: Iterable[str] = (),
+        rating: int = 0,
+        favourite: bool = False,
+        notes: str = "",
+        parent_id: int | None = None,
+    ) -> Sample:
+        """Store a `cratedigger.loop.Loop` as a new sample, with its rating, tags and favourite mark in
+        the same commit as the row (so a failure leaves no half-curated sample).
+
+        source is the loop's origin kind, provenance its origin's provenance, the analysis column its
+        AnalysisResult (describing the stored audio), beats and downbeats its grid.
+        """
+        if isinstance(rating, bool) or not isinstance(rating, (int, np.integer)) or not 0 <= rating <= 5:
+            raise BadParameterError(f"rating must be a whole number 0-5, got {rating!r}")
+        audio = validate_audio(loop.audio, sample_rate=loop.sample_rate, what="loop audio")
+        sample_rate = int(loop.sample_rate)
+        values, data = _row_values(
+            audio.shape, sample_rate, digest=files.content_hash(audio, sample_rate), name=name,
+            source=loop.origin.kind, provenance=loop.origin.provenance, analysis=loop.analysis,
+            bpm=loop.bpm, bars=loop.bars if loop.bpm else None,
+            parent_id=None if parent_id is None else self._id(parent_id), notes=notes,
+            grid=(loop.beats, loop.downbeats, int(loop.beats_per_bar)),
+        )
+        values["rating"] = int(rating)
+        values["favourite"] = 1 if favourite else 0
+        blob = self._features_blob(audio, sample_rate, values, data)
+
+        def with_features(conn: sqlite3.Connection, sid: int) -> None:
+            if blob is not None:
+                from cratedigger import similarity
+
+                similarity.save_vector(conn, sid, blob)
+
+        sid, _ = self._store(files.encode_wav(audio, sample_rate=sample_rate), values, data, clean_tags(tags),
+                             also=with_features)
+        return self.get(sid)
+
+    @staticmethod
+    def _features_blob(audio: np.ndarray, sample_rate: int, values: Mapping[str, Any],
+                       data: Mapping[str, Any]) -> bytes | None:
+        from cratedigger import similarity
+
+        return similarity.vector_on_add(audio, sample_rate, bpm=values["bpm"], bars=values["bars"],
+                                        downbeats=unpack_times(data["downbeats"]), beats=unpack_times(data["beats"]))
+
     def _store_features(self, sid: int, audio: np.ndarray, sample_rate: int, values: Mapping[str, Any],
                         data: Mapping[str, Any]) -> None:
         """A new sample's similarity vector (cratedigger.similarity); on failure only a log line: the
@@ -569,8 +636,10 @@ class Library:
                     similarity.save_vector(conn, sid, blob)
 
     def _store(self, payload: files.atomic.Payload, values: Mapping[str, Any], data: Mapping[str, Any],
-               tag_list: Sequence[str], *, dedupe: bool = False) -> tuple[int, bool]:
-        """Journal the path, write the file, insert the row: returns (id, False).
+               tag_list: Sequence[str], *, dedupe: bool = False,
+               also: Callable[[sqlite3.Connection, int], None] | None = None) -> tuple[int, bool]:
+        """Journal the path, write the file, insert the row (and run `also(conn, id)` in its transaction):
+        returns (id, False).
 
         dedupe=True (imports): when a sample with the same content hash exists by the time the row
         would go in, no row is added and the new file is removed: returns (that id, True). The look
@@ -598,6 +667,8 @@ class Library:
                     duplicate_of = None if row is None else int(row[0])
                 if duplicate_of is None:
                     sid = self._insert_row(conn, uid, rel, values, data, tag_list)
+                    if also is not None:  # more of the same sample, in the same commit
+                        also(conn, sid)
                     conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
         except BaseException:
             # The row never made it, so the file must not linger. Unless an interrupt landed just
