@@ -224,3 +224,57 @@ def sweep_stale_temps(folder: Path) -> list[Path]:
                 remove_quietly(path)
                 removed.append(path)
     return removed
+
+
+def _fsync_tree(folder: Path) -> None:
+    # A folder's files and its entries must be on disk before the rename publishes it.
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.fsync(fd)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+
+
+def replace_folder(staging: Path, target: Path) -> None:
+    """Move the fully written folder `staging` to `target` (model folders, datasets), durably.
+
+    Its files are fsynced first and the parent folder after each rename. An existing `target` is set
+    aside first and removed only after the new folder is in place, so a crash leaves the old or the
+    new folder, never a half-written one.
+    """
+    import shutil
+
+    staging, target = Path(staging), Path(target)
+    _fsync_tree(staging)
+    if target.exists():
+        backup = target.with_name(f".{target.name}-old")
+        shutil.rmtree(backup, ignore_errors=True)
+        os.replace(target, backup)
+        os.replace(staging, target)
+        fsync_dir(target.parent)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+        fsync_dir(target.parent)
+
+
+def publish_file(partial: Path, target: Path) -> Path:
+    """Give a file written by someone else (sqlite's backup, a download) its final name durably:
+    fsync it, rename it over `target`, fsync the folder."""
+    partial, target = Path(partial), Path(target)
+    fd = os.open(partial, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(partial, target)
+    fsync_dir(target.parent)
+    return target

@@ -27,5 +27,12 @@ class AnalysisError(CrateDiggerError):
     """Audio cannot be analysed (too short, silent, not finite)."""
 
 
+class BadAudioError(AudioFileError, AnalysisError, BadParameterError):
+    """Audio handed to the engine is unusable: wrong shape, empty, not numeric, NaN or infinite, or a
+    bad sample rate. The one class every audio check raises (cratedigger.audio.validate); it is also
+    an AudioFileError, AnalysisError and BadParameterError, so each handler written for the classes
+    the separate checks used to raise still catches it."""
+
+
 class CancelledError(CrateDiggerError):
     """Long work stopped because its cancel token was set."""

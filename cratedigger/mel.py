@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cratedigger.audio.validate import validate_audio
 from cratedigger.errors import BadParameterError, ModelError
 
 _AMIN = 1e-10  # librosa.power_to_db's floor
@@ -136,13 +137,7 @@ def audio_to_images(audio: np.ndarray, params: MelParams, *, hop_slices: int | N
     hop_slices: samples between slice starts (default: one slice, no overlap).
     """
     _check_params(params)
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim != 1:
-        raise BadParameterError(f"audio_to_image expects mono audio [n_samples], got shape {audio.shape}")
-    if audio.size == 0:
-        raise BadParameterError("audio_to_image got empty audio")
-    if not np.all(np.isfinite(audio)):
-        raise BadParameterError("audio_to_image got NaN or infinite samples")
+    audio = validate_audio(audio, what="audio_to_image", mono=True)
     size = params.slice_samples
     step = hop_slices or size
     if audio.size < size:

@@ -176,10 +176,10 @@ def _add_wrapped(out: np.ndarray, start: int, part: np.ndarray) -> None:
 
 
 def _repitch(frames: np.ndarray, *, sample_rate: int, speed: float) -> np.ndarray:
-    """Play `speed` times faster: resample from sample_rate * speed to sample_rate (soxr, VHQ)."""
-    import soxr
+    """Play `speed` times faster: resample from sample_rate * speed to sample_rate."""
+    from cratedigger.audio.resample import KEEP, resample
 
-    return soxr.resample(frames, float(sample_rate) * speed, float(sample_rate), quality="VHQ").astype(np.float32)
+    return resample(frames, from_rate=float(sample_rate) * speed, to_rate=float(sample_rate), quality=KEEP)
 
 
 def fit_loop(loop: Any, *, bpm: float, mode: str = "stretch", what: str = "the loop") -> Any:

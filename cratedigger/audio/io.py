@@ -19,27 +19,13 @@ import numpy as np
 import soundfile as sf
 
 from cratedigger import atomic
+from cratedigger.audio.validate import validate_audio  # noqa: F401  (the one check; callers import it from here too)
 from cratedigger.errors import AudioFileError, BadParameterError
 
 PCM_SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
 # Leaves a hair of headroom so full-scale float audio does not hit the top PCM code.
 MAX_PCM_PEAK = 0.999
 BLOCK_FRAMES = 1 << 18  # ~6 s at 44.1 kHz per block when streaming
-
-
-def validate_audio(audio: np.ndarray, *, sample_rate: int, what: str = "audio") -> np.ndarray:
-    """Return `audio` as float32 [n] or [n, ch]; raise AudioFileError for empty or non-finite data."""
-    if sample_rate is None or int(sample_rate) <= 0:
-        raise BadParameterError(f"{what}: sample rate must be positive, got {sample_rate!r}")
-    arr = np.asarray(audio)
-    if arr.ndim not in (1, 2):
-        raise AudioFileError(f"{what}: expected [samples] or [samples, channels], got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.size == 0:
-        raise AudioFileError(f"{what}: holds no samples")
-    arr = arr.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise AudioFileError(f"{what}: contains NaN or infinite samples")
-    return arr
 
 
 def check_readable(path: str | os.PathLike) -> Path:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from cratedigger.errors import AnalysisError, BadParameterError
+from cratedigger.schedulers import SCHEDULER_NAMES
 
 
 def register(subparsers) -> None:
@@ -44,7 +45,7 @@ def register(subparsers) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--scheduler", default="ddim", choices=["ddim", "ddpm", "dpm++"])
+    p.add_argument("--scheduler", default="ddim", choices=SCHEDULER_NAMES)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default="auto")
 
@@ -105,11 +106,12 @@ def run_vary(args: argparse.Namespace) -> int:
     from cratedigger.cli.generate import progress_bar, write_candidates
     from cratedigger.library.naming import sanitise_stem
     from cratedigger.model import load_model
+    from cratedigger.seeds import seed_run
     from cratedigger.variations import make_variations, source_frames_needed
 
     check_writable_target(args.out, folder=True)  # before the model loads
     info = audio_info(args.file)
-    seeds = None if args.seed is None else tuple(args.seed + i for i in range(max(args.count, 0)))
+    seeds = None if args.seed is None else seed_run(args.seed, args.count, what="--seed")
     model = load_model(args.model, device=args.device)
     # Only the first model slice is varied: read just that much, however long the file is.
     audio, rate = read_audio(args.file, frames=min(info.frames, source_frames_needed(model, info.sample_rate)))

@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-from cratedigger.errors import BadParameterError
 from cratedigger.presets import DEFAULT_PRESET, PRESETS
 from cratedigger.schedulers import SCHEDULERS
 
@@ -46,11 +45,9 @@ def run(args: argparse.Namespace) -> int:
     from cratedigger.model import load_model
     from cratedigger.presets import preset_request
 
-    seeds = None
-    if args.seed is not None:
-        if args.seed < 0:
-            raise BadParameterError(f"--seed must be >= 0, got {args.seed}")
-        seeds = tuple(args.seed + i for i in range(max(args.count, 0)))
+    from cratedigger.seeds import seed_run
+
+    seeds = None if args.seed is None else seed_run(args.seed, args.count, what="--seed")
     request = preset_request(
         args.preset, count=args.count, steps=args.steps, scheduler=args.scheduler, seeds=seeds, eta=args.eta,
         batch_size=args.batch_size, backend=args.backend,

@@ -6,7 +6,6 @@ place); `Library.check` finds temp files of dead processes and `--repair` delete
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import os
@@ -18,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from cratedigger import atomic
+from cratedigger.audio.io import describe_write_error
 from cratedigger.errors import LibraryError
 
 AUDIO_DIR = "audio"
@@ -26,13 +26,8 @@ TEMP_PREFIX = atomic.TEMP_PREFIX
 STORE_SUBTYPE = "FLOAT"
 
 
-def describe_os_error(exc: OSError) -> str:
-    """A producer-readable reason for a failed write."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return "the disk is full (or the file is too large for it)"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return "the folder is read-only or not writable by you"
-    return exc.strerror or str(exc)
+# One wording for a failed write, library or not (audio.io says it for every CLI output).
+describe_os_error = describe_write_error
 
 
 def new_rel_path(uid: str) -> str:

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from cratedigger.errors import ModelError
-from cratedigger.folders import replace_folder
+from cratedigger.atomic import replace_folder
 from cratedigger.mel import MelParams
 
 

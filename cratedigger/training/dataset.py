@@ -29,9 +29,10 @@ import numpy as np
 
 from cratedigger.audio.dsp import to_mono
 from cratedigger.audio.io import read_audio
+from cratedigger.audio.resample import LISTEN, resample
 from cratedigger.cancel import CancelToken
 from cratedigger.errors import AudioFileError, BadParameterError, CrateDiggerError
-from cratedigger.folders import replace_folder
+from cratedigger.atomic import replace_folder
 from cratedigger.mel import MelParams, audio_to_images
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,8 @@ def load_mono(path: Path, *, sample_rate: int) -> tuple[np.ndarray, int]:
     """float32 [n] at `sample_rate` (downmixed, resampled when the file's rate differs), source rate Hz."""
     audio, source_rate = read_audio(path)
     audio = to_mono(audio)
-    if source_rate != sample_rate:
-        import soxr
-
-        audio = soxr.resample(audio, source_rate, sample_rate, quality="HQ").astype(np.float32)
+    if source_rate != sample_rate:  # only ever seen as an 8-bit mel image: LISTEN quality
+        audio = resample(audio, from_rate=source_rate, to_rate=sample_rate, quality=LISTEN)
     if not np.any(audio):
         raise AudioFileError(f"{path}: is silent")
     return audio, source_rate
