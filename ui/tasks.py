@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from cratedigger.errors import AnalysisError, BadParameterError, LibraryError
+from cratedigger.loop import ORIGIN_KINDS
 from cratedigger_ui.entries import OVERVIEW_BINS, Entry, entry_from_sample
 from cratedigger_ui.workers import JobContext
 
@@ -360,7 +361,8 @@ def prepare_fresh_job(
             beats=sliced.beats,
             downbeats=sliced.downbeats,
             parent_id=parent.sample_id if parent else None,
-            source="generated",
+            # the origin kind is the library's `source`, so `library list --source variation` finds it
+            source=kind if kind in ORIGIN_KINDS else "generated",
             provenance={k: v for k, v in provenance.items() if v is not None},
             overview=overview_of(sliced.audio),
             audio=np.ascontiguousarray(sliced.audio, dtype=np.float32),
@@ -401,7 +403,7 @@ def prepare_extended_job(ctx: JobContext, result: Any, number: int, drag_dir: Pa
     entry = Entry(
         key=f"fresh:{number}", name=f"{parent.name} +{result.bars_added} bars", sample_rate=result.sample_rate,
         duration=audio.shape[0] / result.sample_rate, bpm=bpm, bars=bars, beats_per_bar=bpb, beats=beats,
-        downbeats=beats[::bpb], parent_id=parent.sample_id, source="generated",
+        downbeats=beats[::bpb], parent_id=parent.sample_id, source="extended",
         provenance={"model": model_info.get("ref"), "made_by": "extended", "parent_name": parent.name,
                     "seeds": list(result.seeds), **dict(result.params or {})},
         overview=overview_of(audio), audio=audio,
@@ -550,7 +552,8 @@ def keep_job(ctx: JobContext, handle: LibraryHandle, entry: Entry) -> Entry:
     lib = handle.library
     sample = lib.add_audio(
         entry.audio, entry.sample_rate, name=entry.name, source=entry.source, provenance=entry.provenance,
-        analysis={"bpm": entry.bpm, "beats": entry.beats, "downbeats": entry.downbeats, "beats_per_bar": entry.beats_per_bar}
+        analysis={"bpm": entry.bpm, "beats": entry.beats, "downbeats": entry.downbeats, "beats_per_bar": entry.beats_per_bar,
+                  "duration": entry.duration}
         if entry.bpm else None,
         bpm=entry.bpm, bars=entry.bars, tags=entry.tags, parent_id=entry.parent_id, notes=entry.notes,
     )

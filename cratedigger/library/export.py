@@ -110,6 +110,8 @@ def _analysis_of(library: Library, s: Sample, audio: np.ndarray, sample_rate: in
     stored = library.analysis(s.id)
     result_type = getattr(analysis_module, "AnalysisResult", None)
     if stored and stored.get("bpm") and stored.get("beats") and hasattr(result_type, "from_dict"):
+        if not stored.get("duration"):  # loops kept by older app versions stored no duration: it is the file's
+            stored = {**stored, "duration": audio.shape[0] / sample_rate}
         return result_type.from_dict(stored)
     analyze = getattr(analysis_module, "analyze", None)
     if analyze is None:
