@@ -29,9 +29,9 @@ _NUMBER = re.compile(r"^(\d+)\.json$")
 class FreshItem:
     number: int
     meta: dict[str, Any]
-    audio: np.ndarray  # float32 [n] mono
+    audio: np.ndarray  # float32 [n] or [n, ch], as kept
     sample_rate: int
-    whole: np.ndarray | None = None  # float32 [n] mono: the clip before it was cut
+    whole: np.ndarray | None = None  # float32, as audio: the clip before it was cut
 
 
 def default_folder() -> Path:
@@ -93,10 +93,6 @@ class FreshStore:
             except (OSError, ValueError, RuntimeError) as exc:
                 log.warning("fresh loop %s in %s cannot be read (%s); left on disk", number, self.folder, exc)
                 continue
-            if audio.ndim == 2:
-                audio = audio.mean(axis=1, dtype=np.float32)
-            if whole is not None and whole.ndim == 2:
-                whole = whole.mean(axis=1, dtype=np.float32)
             out.append(FreshItem(number, meta, np.ascontiguousarray(audio), int(rate), whole))
         return out
 

@@ -1,5 +1,5 @@
-"""Issue 13: a loop the app keeps carries its origin into the library (`library list --source`)
-and a real analysis record (so export gives the true reason when no whole bar fits)."""
+"""Issue 13: a loop the app keeps carries its origin into the library (`library list --source`),
+a real analysis record (so export gives the true reason when no whole bar fits), and every channel."""
 
 from __future__ import annotations
 
@@ -28,8 +28,7 @@ def listed(root, source: str) -> list[str]:
 
 
 def test_variations_and_extended_loops_kept_in_the_app_are_listed_by_their_source(tmp_path):
-    from cratedigger_ui.entries import entry_from_sample  # noqa: F401  (the app's package is importable)
-    from cratedigger_ui.tasks import LibraryHandle, keep_job, prepare_extended_job, prepare_fresh_job
+    from cratedigger_ui.tasks import LibraryHandle, keep_job, load_detail_job, prepare_extended_job, prepare_fresh_job
 
     audio = rock_pattern(bpm=100, bars=3, sample_rate=RATE)[: int(5.94 * RATE)]
     (variation,) = prepare_fresh_job(Ctx(), [FakeCandidate(0, 3, audio, RATE)], 1, tmp_path / "drag",
@@ -41,8 +40,12 @@ def test_variations_and_extended_loops_kept_in_the_app_are_listed_by_their_sourc
     result = ExtendResult(audio=stereo, sample_rate=RATE, bpm=100.0, bars_added=1, source_samples=stereo.shape[0] // 2,
                           seeds=(7,))
     (extended,) = prepare_extended_job(Ctx(), result, 2, tmp_path / "drag", {"ref": "starter"}, kept)
-    assert extended.source == "extended"
-    keep_job(Ctx(), handle, extended)
+    assert extended.source == "extended" and extended.audio.shape == stereo.shape  # stereo stays stereo
+    kept_extended = keep_job(Ctx(), handle, extended)
+    assert handle.library.get(kept_extended.sample_id).channels == 2
+    detail = load_detail_job(Ctx(), handle, kept_extended)  # what audition, Extend and Variations get
+    assert detail.audio.shape == stereo.shape
+    np.testing.assert_allclose(detail.audio, stereo, atol=1e-4)
     handle.library.close()
     assert listed(tmp_path / "lib", "extended") == [extended.name]
     assert listed(tmp_path / "lib", "variation") == [variation.name]
@@ -59,3 +62,15 @@ def test_exporting_a_kept_loop_without_a_whole_bar_says_why(tmp_path):
             loop_audio(lib, s.id, bars=4)
     assert "0.00 s clip" not in str(err.value)
     assert "whole bar" in str(err.value)
+
+
+def test_the_fresh_tray_folder_gives_a_stereo_loop_back_in_stereo(tmp_path):
+    from cratedigger.fresh_store import FreshStore
+
+    stereo = np.stack([rock_pattern(bpm=120, bars=1, sample_rate=RATE)] * 2, axis=1).astype(np.float32)
+    stereo[:, 1] *= 0.5
+    store = FreshStore(tmp_path / "fresh")
+    store.save(1, {"key": "fresh:1", "name": "x"}, stereo, RATE, None)
+    (item,) = store.load_all()
+    assert item.audio.shape == stereo.shape
+    np.testing.assert_allclose(item.audio, stereo, atol=1e-4)

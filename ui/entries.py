@@ -34,7 +34,7 @@ class Entry:
     source: str = "generated"
     provenance: dict[str, Any] = field(default_factory=dict)
     overview: np.ndarray | None = None  # float32 [bins, 2] min/max
-    audio: np.ndarray | None = None  # float32 [n] mono: fresh entries only
+    audio: np.ndarray | None = None  # float32 [n] or [n, ch] as made: fresh entries only
     drag_path: Path | None = None  # a ready WAV for drag-out, made on a pool thread
     kept: bool = False  # fresh entries: already added to the library
     whole: np.ndarray | None = None  # float32 [n] mono: fresh entries, the clip before it was cut

@@ -392,9 +392,7 @@ def kind_prefix(kind: str) -> str:
 def prepare_extended_job(ctx: JobContext, result: Any, number: int, drag_dir: Path, model_info: dict, parent: Entry,
                          store: Any = None) -> list[Entry]:
     """An ExtendResult as one Fresh entry: whole bars at the source tempo, no re-analysis needed."""
-    audio = np.asarray(result.audio, dtype=np.float32)
-    if audio.ndim == 2:
-        audio = audio.mean(axis=1, dtype=np.float32)
+    audio = np.ascontiguousarray(result.audio, dtype=np.float32)  # every channel: stereo stays stereo
     bpm = float(result.bpm)
     bpb = parent.beats_per_bar
     bar = bpb * 60.0 / bpm
@@ -538,13 +536,12 @@ class Detail:
 
 
 def load_detail_job(ctx: JobContext, handle: LibraryHandle, entry: Entry) -> Detail:
-    """A library sample's audio (mono) and spectrogram, for audition and the detail view."""
-    from cratedigger.audio.dsp import to_mono
-
+    """A library sample's audio as stored (every channel) and its spectrogram, for audition, the
+    detail view, Extend and Variations: the master copy, never a mono display copy."""
     audio, rate = handle.library.read_audio(entry.sample_id)
-    mono = np.ascontiguousarray(to_mono(audio), dtype=np.float32)
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
     ctx.check()
-    return Detail(entry.key, mono, rate, display_spectrogram(mono, rate))
+    return Detail(entry.key, audio, rate, display_spectrogram(audio, rate))
 
 
 def keep_job(ctx: JobContext, handle: LibraryHandle, entry: Entry) -> Entry:
