@@ -51,6 +51,7 @@ def select(window, qtbot, name):
 def test_a_loop_without_whole_bars_exports_and_drags_as_is(make_window, qtbot, tempo_less_library, tmp_path):
     window = loaded(make_window, qtbot, 2)
     entry = select(window, qtbot, "kick")
+    qtbot.waitUntil(lambda: entry.sample_id in window._drag_files, timeout=10000)  # prepared off the GUI thread
     mime = window.library_model.mimeData([window.library_model.index(window.library_model.row_of(entry.key))])
     (url,) = mime.urls()  # before: the drag started but carried no URL
     wav = parse_wav(url.toLocalFile())

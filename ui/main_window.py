@@ -956,16 +956,21 @@ class MainWindow(QMainWindow):
             path = self.project_tempo.drag_file(entry) or self._drag_files.get(entry.sample_id)
             if path is not None and path.is_file():
                 return path
-            # Dragged before the background export finished: a drag cannot wait for a signal, and
-            # writing one WAV of a few seconds takes milliseconds.
-            path = tasks.library_drag_file(self.library.library, entry.sample_id, self.drag_cache)
-            self._drag_files[entry.sample_id] = path
-            return path
+            # Dragged before its file is ready: the export runs on the pool, never on the GUI thread.
+            self._drag_files.pop(entry.sample_id, None)
+            self.jobs.submit(
+                "analysis", tasks.drag_file_job, self.library, entry.sample_id, self.drag_cache, kind="dragprep",
+                replace=True, on_done=self._drag_ready, on_error=lambda m: self.show_error(f"Cannot drag “{entry.name}”: {m}"),
+            )
+            raise ValueError("its file is still being written; drag again in a moment")
         if entry.drag_path is None or not Path(entry.drag_path).is_file():
-            if entry.audio is None:
-                raise ValueError("it is still being prepared; try again in a moment")
-            entry = entry.with_(drag_path=tasks.write_drag_wav(entry, entry.audio, self.drag_cache))
-            self.fresh_model.update(entry)
+            if entry.audio is not None:
+                self.jobs.submit(
+                    "analysis", tasks.fresh_drag_file_job, entry, self.drag_cache, kind="dragprep-fresh",
+                    replace=True, on_done=lambda path, e=entry: self.fresh_model.update(e.with_(drag_path=path)),
+                    on_error=lambda m: self.show_error(f"Cannot drag “{entry.name}”: {m}"),
+                )
+            raise ValueError("its file is still being written; drag again in a moment")
         return entry.drag_path
 
     def _export_defaults(self) -> tasks.ExportOptions:

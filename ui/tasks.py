@@ -629,6 +629,11 @@ def export_job(ctx: JobContext, handle: LibraryHandle, sample_ids: Sequence[int]
     return out
 
 
+def fresh_drag_file_job(ctx: JobContext, entry: Entry, cache_dir: Path) -> Path:
+    """A fresh loop's drag file written again (it was removed from the drag folder)."""
+    return write_drag_wav(entry, entry.audio, cache_dir)
+
+
 def drag_file_job(ctx: JobContext, handle: LibraryHandle, sample_id: int, cache_dir: Path) -> tuple[int, Path]:
     return sample_id, library_drag_file(handle.library, sample_id, cache_dir)
 
