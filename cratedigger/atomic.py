@@ -30,10 +30,10 @@ LEGACY_TEMP_AGE_S = 600.0
 Payload = bytes | Callable[[int], None]
 
 
-def fsync_dir(folder: Path) -> None:
-    # The new name is only durable once its directory entry is; not every OS lets us open a folder.
+def _fsync_path(path: str | os.PathLike) -> None:
+    # Best effort: not every OS lets us open (or fsync) every path, a folder especially.
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
@@ -42,6 +42,11 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    # The new name is only durable once its directory entry is.
+    _fsync_path(folder)
 
 
 def _write_payload(fd: int, payload: Payload) -> None:
@@ -230,16 +235,7 @@ def _fsync_tree(folder: Path) -> None:
     # A folder's files and its entries must be on disk before the rename publishes it.
     for dirpath, _dirnames, filenames in os.walk(folder):
         for name in filenames:
-            try:
-                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(fd)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
+            _fsync_path(os.path.join(dirpath, name))
         fsync_dir(Path(dirpath))
 
 

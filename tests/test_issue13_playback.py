@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from cratedigger.playback import BLOCK_FRAMES, Player
+from silent_stream import SilentStream
 
 RATE = 22050
 
 
-class DeviceStream:
+class DeviceStream(SilentStream):
     """A stand-in output device with its own format: records what the player opened it with."""
 
     default_samplerate = 48000
@@ -26,17 +27,8 @@ class DeviceStream:
     opened: list[dict] = []
 
     def __init__(self, **kwargs):
-        self.kwargs = kwargs
+        super().__init__(**kwargs)
         DeviceStream.opened.append(kwargs)
-
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
 
 
 class MonoDeviceStream(DeviceStream):
