@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # the analysis pulls in its backends (~0.6 s); the library im
 
 ORIGIN_KINDS = ("generated", "variation", "extended", "sliced", "imported")
 DEFAULT_BEATS_PER_BAR = 4
+# A clip counts as N whole bars when its length is within this fraction of a bar of N bars (the
+# library's rule since its first version: an estimate a little off still finds a loop file's bars).
+WHOLE_BAR_TOLERANCE = 0.03
 # A derived loop whose source bar is longer than its audio by more than this is the whole window, not a loop.
 BAR_SLACK_S = 0.025
 
@@ -96,6 +99,30 @@ class Loop:
 
     def with_(self, **changes: Any) -> Loop:
         return replace(self, **changes)
+
+
+def loop_beats_per_bar(beats_per_bar: int | None) -> int:
+    """How many beats a loop's bar has, given the analysis' meter: breaks are in 4, and a 1/4 or 2/4
+    reading of a 4/4 groove is the same grid with fewer downbeats (regrid.loop_meter applies this to
+    a whole analysis). 3 and above stay as found; no meter counts as 4."""
+    if beats_per_bar is None or beats_per_bar in (1, 2):
+        return DEFAULT_BEATS_PER_BAR
+    return int(beats_per_bar)
+
+
+def whole_bars(frames: int, sample_rate: int, bpm: float, beats_per_bar: int) -> tuple[int, float] | None:
+    """(bars, exact bpm) when a clip of `frames` spans a whole number of bars at about `bpm`, else None.
+
+    The one rule for "this clip is already a loop": the library stores such a clip as that many bars,
+    and slicing.plan_loop takes it whole rather than cutting fewer bars from a downbeat. The exact
+    tempo comes from the length (what a DAW does with a loop), not from the estimate.
+    """
+    duration = frames / sample_rate
+    bar_s = beats_per_bar * 60.0 / bpm
+    bars = round(duration / bar_s)
+    if bars < 1 or abs(duration - bars * bar_s) > WHOLE_BAR_TOLERANCE * bar_s:
+        return None
+    return bars, bars * beats_per_bar * 60.0 / duration
 
 
 def grid_beats(*, bpm: float, n_beats: int) -> tuple[float, ...]:
@@ -277,5 +304,6 @@ def extended_loop(result: Any, *, beats_per_bar: int = DEFAULT_BEATS_PER_BAR, so
 
 __all__ = [
     "ORIGIN_KINDS", "Loop", "Origin", "SourceGrid", "best_loop", "best_loop_from_file", "candidate_origin",
-    "extended_loop", "grid_beats", "loop_from_candidate", "loop_from_slice", "loop_on_grid", "loop_on_source_grid",
+    "extended_loop", "grid_beats", "loop_beats_per_bar", "loop_from_candidate", "loop_from_slice", "loop_on_grid", "loop_on_source_grid",
+    "whole_bars",
 ]

@@ -21,9 +21,10 @@ import numpy as np
 
 from cratedigger.analysis import AnalysisResult
 from cratedigger.errors import AnalysisError, BadParameterError
+from cratedigger.loop import DEFAULT_BEATS_PER_BAR as LOOP_BEATS_PER_BAR
+from cratedigger.loop import loop_beats_per_bar
 
 MIN_BPM, MAX_BPM = 20.0, 400.0  # what extend accepts and an acid chunk carries comfortably
-LOOP_BEATS_PER_BAR = 4
 
 
 def check_bpm(bpm: float) -> float:
@@ -38,7 +39,7 @@ def loop_meter(analysis: AnalysisResult) -> AnalysisResult:
     """The analysis as loops count it: a 2/4 (or 1/4) reading becomes 4/4 by keeping every other
     downbeat (every fourth for 1/4); 3/4 and 4/4 stay as found. Beats and tempo never change."""
     bpb = analysis.beats_per_bar
-    if bpb is None or bpb not in (1, 2) or analysis.bpm is None:
+    if bpb is None or analysis.bpm is None or loop_beats_per_bar(bpb) == bpb:
         return analysis
     step = LOOP_BEATS_PER_BAR // bpb
     downbeats = tuple(analysis.downbeats[::step])

@@ -19,6 +19,7 @@ import numpy as np
 from cratedigger.analysis import AnalysisResult
 from cratedigger.audio.dsp import nearest_zero_crossing, to_mono
 from cratedigger.errors import AnalysisError, BadParameterError
+from cratedigger.loop import whole_bars
 
 BAR_CHOICES = (1, 2, 4, 8)
 SEAM_MS = 5.0  # crossfade (or fade) length at the wrap; short enough not to smear a hit
@@ -67,7 +68,8 @@ class LoopPlan:
 
 
 def plan_loop(analysis: AnalysisResult, *, sample_rate: int, n_samples: int, bars: int = 4) -> LoopPlan:
-    """The longest loop of 1/2/4/8 bars (at most `bars`) that starts on a downbeat and fits the clip."""
+    """The longest loop of 1/2/4/8 bars (at most `bars`) that starts on a downbeat and fits the clip,
+    or the whole clip when it spans whole bars (loop.whole_bars) and no as long a cut fits."""
     if bars not in BAR_CHOICES:
         raise BadParameterError(f"bars must be one of {BAR_CHOICES}, got {bars!r}")
     if sample_rate <= 0:
@@ -80,17 +82,30 @@ def plan_loop(analysis: AnalysisResult, *, sample_rate: int, n_samples: int, bar
     per_bar = analysis.beats_per_bar or 4
     beat_samples = 60.0 * sample_rate / analysis.bpm
     slack = int(END_SLACK_S * sample_rate)
-    for n_bars in (b for b in reversed(BAR_CHOICES) if b <= bars):
-        length = int(round(n_bars * per_bar * beat_samples))
+    # A clip that already is whole bars (loop.whole_bars, the library's rule) is that loop as it is,
+    # at the tempo its length gives: in its place among the cuts when its first sample is on the
+    # grid's beat 1 (a clip a few samples short of N bars from a downbeat at 0: no N-bar cut fits it),
+    # and as the last resort when no bar fits from any downbeat (a loop file whose beat 1 the
+    # analysis heard mid-clip). A clip with a pickup before beat 1 is still cut from its downbeat.
+    whole = whole_bars(n_samples, sample_rate, analysis.bpm, per_bar)
+    if whole is not None and whole[0] > bars:
+        whole = None
+    bar_samples = per_bar * beat_samples
+    phase = (analysis.downbeats[0] * sample_rate) % bar_samples
+    starts_on_one = min(phase, bar_samples - phase) <= slack
+    for n_bars in sorted({b for b in BAR_CHOICES if b <= bars} | ({whole[0]} if whole else set()), reverse=True):
+        length = int(round(n_bars * bar_samples))
+        beats = n_bars * per_bar
         for t in analysis.downbeats:  # earliest downbeat whose loop fits
             start = int(round(t * sample_rate))
-            if start + length <= n_samples + slack:
+            if start + length <= n_samples + slack and n_samples >= length:
                 start = min(start, n_samples - length)
-                if start < 0:
-                    continue
-                beats = n_bars * per_bar
                 return LoopPlan(start=start, end=start + length, bars=n_bars, beats=beats,
                                 bpm=beats * 60.0 * sample_rate / length)
+        if whole is not None and whole[0] == n_bars and starts_on_one:
+            return LoopPlan(start=0, end=n_samples, bars=n_bars, beats=beats, bpm=whole[1])
+    if whole is not None:
+        return LoopPlan(start=0, end=n_samples, bars=whole[0], beats=whole[0] * per_bar, bpm=whole[1])
     bar_s = per_bar * 60.0 / analysis.bpm
     raise AnalysisError(
         f"not even one whole bar fits: a bar at {analysis.bpm:.1f} BPM lasts {bar_s:.2f} s and the clip "

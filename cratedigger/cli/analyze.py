@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cratedigger.analysis import BACKENDS, Analyzer
 from cratedigger.errors import CrateDiggerError
+from cratedigger.regrid import loop_meter
 from cratedigger.slicing import suggest_loop
 
 EXIT_SOME_FAILED = 1
@@ -43,6 +44,7 @@ def analyze_file(path: str, analyzer: Analyzer, *, max_bars: int = 8) -> dict:
         result, info = analyzer.analyze_file(path)  # block by block: a 2-hour record fits in memory
     except CrateDiggerError as exc:
         return {"file": str(path), "error": str(exc)}
+    result = loop_meter(result)  # bars and meter as the library, `slice` and the app count them
     sr = info.sample_rate
     loop = suggest_loop(result, sample_rate=sr, n_samples=info.frames, bars=max_bars) if result.found else None
     return {"file": str(path), "sample_rate": sr, "channels": info.channels, **result.to_dict(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cratedigger.analysis import BACKENDS, Analyzer
+from cratedigger.analysis import BACKENDS
 from cratedigger.slicing import BAR_CHOICES
 
 
@@ -29,20 +29,22 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from cratedigger.audio.io import check_writable_target, fit_pcm, write_bytes_atomic
     from cratedigger.library.riff import build_loop_wav
-    from cratedigger.slicing import slice_file
+    from cratedigger.loop import best_loop_from_file
 
     check_writable_target(args.out, overwrite=args.overwrite)  # before minutes of analysis
-    analysis, info = Analyzer(backend=args.backend).analyze_file(args.file)
-    loop = slice_file(args.file, analysis=analysis, bars=args.bars)
+    # the engine's one cut (meter as loops count it, whole-bar clips taken whole), as the app makes it
+    loop = best_loop_from_file(args.file, bars=args.bars, backend=args.backend)
     audio, gain = (loop.audio, 1.0) if args.bits == 32 else fit_pcm(loop.audio)
-    payload = build_loop_wav(audio, sample_rate=info.sample_rate, bits=args.bits, beats=loop.beats, tempo=loop.bpm,
-                             meter=(loop.beats // loop.bars, 4))
+    beats = loop.bars * loop.beats_per_bar
+    payload = build_loop_wav(audio, sample_rate=loop.sample_rate, bits=args.bits, beats=beats, tempo=loop.bpm,
+                             meter=(loop.beats_per_bar, 4))
     write_bytes_atomic(args.out, payload, overwrite=args.overwrite)
-    sr = info.sample_rate
+    sr = loop.sample_rate
+    start, end = loop.origin.provenance["start"], loop.origin.provenance["end"]
     note = "" if loop.bars == args.bars else f" (only {loop.bars} fit)"
     level = "" if gain == 1.0 else f"; turned down {_db(gain):.1f} dB to fit {args.bits}-bit PCM"
-    print(f"{args.out}: {loop.bars} bar{'s' if loop.bars > 1 else ''}{note}, {loop.beats} beats, {loop.bpm:.3f} BPM, "
-          f"from {loop.start / sr:.3f} s to {loop.end / sr:.3f} s{level}")
+    print(f"{args.out}: {loop.bars} bar{'s' if loop.bars > 1 else ''}{note}, {beats} beats, {loop.bpm:.3f} BPM, "
+          f"from {start / sr:.3f} s to {end / sr:.3f} s{level}")
     return 0
 
 

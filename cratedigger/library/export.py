@@ -86,7 +86,9 @@ def loop_audio(library: Library, sample: SampleRef, *, bars: int = 4) -> LoopAud
         from cratedigger.slicing import slice_loop
     except ImportError as exc:
         raise LibraryError(f"sample {s.id} ({s.name}) is not a whole-bar loop and the slicer is unavailable ({exc})") from exc
-    analysis = _analysis_of(library, s, audio, sample_rate)
+    from cratedigger.regrid import loop_meter
+
+    analysis = loop_meter(_analysis_of(library, s, audio, sample_rate))  # bars counted as every tool counts them
     if analysis.bpm is None:
         raise LibraryError(f"sample {s.id} ({s.name}): no tempo found, so it cannot be cut to whole bars")
     want = bars
@@ -98,7 +100,8 @@ def loop_audio(library: Library, sample: SampleRef, *, bars: int = 4) -> LoopAud
             if want <= 1:
                 raise LibraryError(f"sample {s.id} ({s.name}): too short or unsteady to cut a whole bar ({exc})") from exc
             want //= 2
-    return LoopAudio(loop.audio, loop.sample_rate, float(loop.bpm), int(loop.bars), max(1, loop.beats // loop.bars))
+    return LoopAudio(loop.audio, loop.sample_rate, float(loop.bpm), int(loop.bars),
+                     int(getattr(loop, "beats_per_bar", 0) or max(1, loop.beats // loop.bars)))
 
 
 def _analysis_of(library: Library, s: Sample, audio: np.ndarray, sample_rate: int) -> Any:

@@ -38,6 +38,7 @@ from cratedigger.errors import AnalysisError, AudioFileError, BadParameterError,
 from cratedigger.library import db, files
 from cratedigger.library.models import CheckReport, ImportResult, Sample, SampleQuery
 from cratedigger.library.naming import clean_name, clean_tags, name_from_stem, resolve_root
+from cratedigger.loop import WHOLE_BAR_TOLERANCE, loop_beats_per_bar, whole_bars  # noqa: F401  (one rule, re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ LOST_AND_FOUND = "lost+found"
 # Imports longer than this are hashed, analysed and copied block by block (bounded memory).
 LONG_IMPORT_S = 120.0
 MAX_WAV_BYTES = 0xFFFFFFFF - 1024  # a RIFF size field is 32 bits
-# A file counts as a whole-bar loop when its length is within this fraction of a bar of N bars.
-WHOLE_BAR_TOLERANCE = 0.03
 _KNOWN_ENTRIES = {db.DB_NAME, f"{db.DB_NAME}-wal", f"{db.DB_NAME}-shm", files.AUDIO_DIR, db.BACKUP_DIR, LOST_AND_FOUND}
 _COLUMNS = (
     "s.id, s.uid, s.path, s.name, s.source, s.sample_rate, s.channels, s.frames, s.bpm, s.bars, s.beats_per_bar, "
@@ -84,21 +83,28 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
-def whole_bars(frames: int, sample_rate: int, bpm: float, beats_per_bar: int) -> tuple[int, float] | None:
-    """(bars, exact bpm) when `frames` spans a whole number of bars at about `bpm`, else None.
+def _loop_meter(analysis: Any) -> Any:
+    """The analysis as loops count bars (regrid.loop_meter, the app's and the CLI's rule too): a 2/4
+    reading of a one-bar 4/4 break is 4/4, so it is stored, listed and exported as one bar."""
+    get = analysis.get if isinstance(analysis, Mapping) else (lambda k, d=None: getattr(analysis, k, d))
+    bpb = get("beats_per_bar")
+    if get("bpm") is None or not isinstance(bpb, int) or isinstance(bpb, bool) or loop_beats_per_bar(bpb) == bpb:
+        return analysis
+    from cratedigger.regrid import loop_meter
 
-    The exact tempo comes from the length (what a DAW does with a loop), not from the estimate.
-    """
-    duration = frames / sample_rate
-    bar_s = beats_per_bar * 60.0 / bpm
-    bars = round(duration / bar_s)
-    if bars < 1 or abs(duration - bars * bar_s) > WHOLE_BAR_TOLERANCE * bar_s:
-        return None
-    return bars, bars * beats_per_bar * 60.0 / duration
+    if not isinstance(analysis, Mapping):
+        return loop_meter(analysis)
+    from cratedigger.analysis import AnalysisResult
+
+    met = loop_meter(AnalysisResult.from_dict(dict(analysis)))
+    return {**analysis, "beats_per_bar": met.beats_per_bar, "downbeats": list(met.downbeats),
+            "beat_positions": list(met.beat_positions)}
 
 
 def _analysis_fields(analysis: Any) -> dict[str, Any]:
-    """Pull what the library stores out of an AnalysisResult (or a mapping shaped like its to_dict)."""
+    """Pull what the library stores out of an AnalysisResult (or a mapping shaped like its to_dict),
+    its meter as loops count it."""
+    analysis = None if analysis is None else _loop_meter(analysis)
     if analysis is None:
         return {"bpm": None, "beats": (), "downbeats": (), "beats_per_bar": None, "analysis": None}
     get = analysis.get if isinstance(analysis, Mapping) else (lambda k, d=None: getattr(analysis, k, d))
