@@ -10,6 +10,8 @@ from pathlib import Path
 from cratedigger.errors import AnalysisError, BadParameterError
 from cratedigger.schedulers import SCHEDULER_NAMES
 
+GRID_SECONDS = 30.0  # how much of a source `vary` analyses for its tempo grid
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -31,12 +33,17 @@ def register(subparsers) -> None:
     v = subparsers.add_parser(
         "vary",
         help="make variations of a loop",
-        description="Variations of a loop's first model slice: strength 0.1 stays close, 1.0 wanders far.",
+        description=("Variations of a loop's first model slice: strength 0.1 stays close, 1.0 wanders far. Each is "
+                     "named after the loop ('<name>_var_1_140bpm_1bar.wav'), cut to whole bars on the loop's tempo "
+                     "grid and written at its sample rate; when the model's window is shorter than one bar of the "
+                     "loop, the window is written as is, named without a tempo."),
     )
     v.add_argument("file", type=Path)
     v.add_argument("--model", default=None, help="'starter' (built in), a hub id or a model folder (default: $CRATEDIGGER_MODEL, else breaks-256 if cached, else starter)")
     v.add_argument("--count", type=int, default=4)
     v.add_argument("--strength", type=float, default=0.5, help="0 < strength <= 1 (default 0.5)")
+    v.add_argument("--bpm", type=float, default=None,
+                   help="the loop's tempo, 4/4 from its first sample (default: analysed); variations are cut on it")
     _common(v)
     v.add_argument("--out", type=Path, required=True, help="folder for the WAVs and JSON sidecars")
     v.add_argument("--overwrite", action="store_true", help="replace files of the same name (default: new names)")
@@ -103,28 +110,39 @@ def run_vary(args: argparse.Namespace) -> int:
     import time
 
     from cratedigger.audio.io import audio_info, check_writable_target, read_audio
-    from cratedigger.cli.generate import progress_bar, write_candidates
-    from cratedigger.library.naming import sanitise_stem
+    from cratedigger.cli.generate import progress_bar
+    from cratedigger.loop import loop_from_candidate
     from cratedigger.model import load_model
     from cratedigger.seeds import seed_run
-    from cratedigger.variations import make_variations, source_frames_needed
+    from cratedigger.variations import make_variations, parent_name, source_frames_needed, source_grid
 
     check_writable_target(args.out, folder=True)  # before the model loads
     info = audio_info(args.file)
     seeds = None if args.seed is None else seed_run(args.seed, args.count, what="--seed")
     model = load_model(args.model, device=args.device)
-    # Only the first model slice is varied: read just that much, however long the file is.
-    audio, rate = read_audio(args.file, frames=min(info.frames, source_frames_needed(model, info.sample_rate)))
+    # Only the first model slice is varied, but the loop's grid is read from up to GRID_SECONDS of it
+    # (a window shorter than a bar holds no bar to find): never the whole of a long file.
+    frames = max(source_frames_needed(model, info.sample_rate), int(GRID_SECONDS * info.sample_rate))
+    audio, rate = read_audio(args.file, frames=min(info.frames, frames))
+    parent = source_grid(audio, sample_rate=rate, name=parent_name(args.file.stem), bpm=args.bpm)
+    model_info = {"ref": model.ref, "device": str(getattr(model, "device", "") or "") or None}
     bar, on_step = progress_bar("varying")
     written: list[Path] = []
-    prefix = f"{sanitise_stem(args.file.stem, fallback='loop')}_var"
+    notes: set[str] = set()
+    first = _first_free_variation(args.out, parent.name, overwrite=args.overwrite)
     started = time.perf_counter()
 
     def on_batch(candidates) -> None:
         for candidate in candidates:
-            written.extend(write_candidates(args.out, [candidate], prefix=prefix, overwrite=args.overwrite))
+            loop = loop_from_candidate(candidate, model_info=model_info, source=parent if parent.bpm else None)
+            path = _write_variation(args.out, loop, parent=parent.name, index=first + len(written), rate=rate,
+                                    seed=candidate.seed, params=candidate.params, overwrite=args.overwrite)
+            written.append(path)
+            if loop.note and loop.note not in notes:  # said once, plainly, not per file
+                notes.add(loop.note)
+                print(f"cratedigger: {loop.note}", file=sys.stderr, flush=True)
             if bar.disable:  # a log or a pipe: one line per candidate instead of a redrawn bar
-                print(f"cratedigger: variation {len(written)}/{args.count} written: {written[-1].name} "
+                print(f"cratedigger: variation {len(written)}/{args.count} written: {path.name} "
                       f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
 
     try:
@@ -137,3 +155,55 @@ def run_vary(args: argparse.Namespace) -> int:
         for path in written:  # also when stopped or failed: what is on disk
             print(path, flush=True)
     return 0
+
+
+def _first_free_variation(out: Path, parent: str, *, overwrite: bool) -> int:
+    """Variations are numbered on per parent: after the highest "<parent>_var_N" already in `out`."""
+    import re
+
+    from cratedigger.variations import variation_file_stem
+
+    if overwrite or not out.is_dir():
+        return 1
+    base = re.escape(variation_file_stem(parent, 0)[: -len("0")])
+    taken = [int(m.group(1)) for p in out.iterdir() if (m := re.match(rf"{base}(\d+)(?:[_.-]|$)", p.name))]
+    return max(taken, default=0) + 1
+
+
+def _write_variation(out: Path, loop, *, parent: str, index: int, rate: int, seed: int, params: dict,
+                     overwrite: bool) -> Path:
+    """One variation at the source's rate: whole bars on the parent's grid named with their tempo and
+    bars and carrying acid/smpl chunks, or (no whole bars) the model's window as is, named without
+    either. A JSON sidecar beside it keeps how it was made and why it is not a loop."""
+    import json
+
+    from cratedigger.audio.io import fit_pcm, write_bytes_atomic
+    from cratedigger.audio.resample import resample
+    from cratedigger.clip_export import build_clip_wav
+    from cratedigger.library.naming import format_bpm
+    from cratedigger.library.riff import build_loop_wav
+    from cratedigger.variations import variation_file_stem, variation_name
+
+    audio = resample(loop.audio, from_rate=loop.sample_rate, to_rate=rate)  # what the producer's project runs at
+    audio = fit_pcm(audio)[0]
+    stem = variation_file_stem(parent, index)
+    sidecar = {**params, "seed": seed, "name": variation_name(parent, index), "parent_name": parent,
+               "sample_rate": rate, "model_sample_rate": loop.sample_rate}
+    if loop.has_whole_bars:
+        beats = loop.bars * loop.beats_per_bar
+        bpm = beats * 60.0 * rate / audio.shape[0]  # from the written length, as a DAW reads it
+        stem = f"{stem}_{format_bpm(bpm)}bpm_{loop.bars}bar"
+        payload = build_loop_wav(audio, sample_rate=rate, bits=16, beats=beats, tempo=bpm,
+                                 meter=(loop.beats_per_bar, 4))
+        sidecar.update(bpm=round(bpm, 3), bars=loop.bars, beats_per_bar=loop.beats_per_bar)
+    else:
+        payload = build_clip_wav(audio, sample_rate=rate, bits=16)
+        sidecar.update(bpm=None, bars=None, analysis_note=loop.note)
+    if not overwrite:
+        from cratedigger.cli.generate import unique_stem
+
+        stem = unique_stem(out, stem, (".wav", ".json"))
+    wav = write_bytes_atomic(out / f"{stem}.wav", payload, overwrite=overwrite)
+    sidecar.update(file=wav.name, duration=round(audio.shape[0] / rate, 6))
+    write_bytes_atomic(out / f"{stem}.json", (json.dumps(sidecar, indent=2) + "\n").encode(), overwrite=overwrite)
+    return wav
