@@ -51,13 +51,15 @@ PRECISIONS = {
     "bf16+cl": Precision(torch.bfloat16, channels_last=True),
 }
 SPEED_SETTINGS = [  # (solver, steps, reuse interval)
-    ("ddim", 50, 1), ("ddim", 25, 1), ("ddim", 10, 1),
+    ("ddim", 50, 1), ("ddim", 25, 1), ("ddim", 10, 1), ("ddim", 20, 1),
+    ("ddim", 25, 2), ("ddim", 30, 2), ("ddim", 30, 3), ("ddim", 40, 3),
     ("dpm++", 15, 1), ("dpm++", 10, 1), ("dpm++", 8, 1), ("dpm++", 6, 1), ("dpm++", 6, 2),
     ("dpm++3", 15, 1), ("dpm++3", 10, 1), ("dpm++3", 10, 2), ("dpm++3", 8, 1), ("dpm++3", 8, 2),
     ("unipc", 10, 1), ("unipc", 8, 1), ("unipc", 8, 2), ("unipc", 6, 1),
 ]
 QUALITY_SETTINGS = [  # (solver, steps, precision, reuse)
-    ("ddim", 25, "fp32", 1), ("ddim", 10, "fp32", 1),
+    ("ddim", 25, "fp32", 1), ("ddim", 10, "fp32", 1), ("ddim", 20, "fp32", 1),
+    ("ddim", 25, "fp32", 2), ("ddim", 30, "fp32", 2), ("ddim", 30, "fp32", 3), ("ddim", 40, "fp32", 3),
     ("dpm++", 10, "fp32", 1), ("dpm++", 6, "fp32", 1), ("dpm++", 6, "fp32", 2),
     ("dpm++3", 10, "fp32", 1), ("dpm++3", 8, "fp32", 1), ("dpm++3", 10, "fp32", 2), ("dpm++3", 8, "fp32", 2),
     ("dpm++3", 6, "fp32", 2), ("dpm++3", 6, "fp32", 1),
@@ -193,6 +195,13 @@ def tempo_share(model, images: np.ndarray) -> float:
     return sum(found) / len(found)
 
 
+def _parse_setting(text: str) -> tuple[str, int, str, int]:
+    solver, steps, prec, k = text.split(":")
+    if prec not in PRECISIONS:
+        raise SystemExit(f"unknown precision {prec!r} (choose from {', '.join(PRECISIONS)})")
+    return solver, int(steps), prec, int(k)
+
+
 def quality_part(args) -> None:
     model = load_model(args.model, device="cpu")
     seeds = list(range(1000, 1000 + args.seeds))
@@ -202,7 +211,7 @@ def quality_part(args) -> None:
     print(f"reference: {time.perf_counter() - start:.0f} s; tempo share {tempo_share(model, ref):.2f}", flush=True)
     top_db = float(model.mel.top_db)
     print(f"  {'solver':<8}{'steps':>6}{'precision':>10}{'reuse':>6}{'LSD dB':>9}{'(sd)':>7}{'tempo':>7}{'s/cand':>8}")
-    settings = [s for s in QUALITY_SETTINGS if not args.settings or f"{s[0]}:{s[1]}:{s[2]}:{s[3]}" in args.settings]
+    settings = [_parse_setting(s) for s in args.settings] if args.settings else QUALITY_SETTINGS
     for solver, steps, prec, k in settings:
         start = time.perf_counter()
         images = sample_images(model, seeds, solver, steps, PRECISIONS[prec], k)

@@ -63,4 +63,26 @@ def make_scheduler(scheduler_config: dict, name: str):
 
     spec = check_scheduler(name)
     cls = getattr(diffusers, spec.class_name)
-    return cls.from_config(dict(scheduler_config), **spec.settings)
+    return cls.from_config(dict(scheduler_config), **spec.settings, **_clip_as_threshold(cls, scheduler_config))
+
+
+def _clip_as_threshold(cls, scheduler_config: dict) -> dict:
+    """The model's `clip_sample` for solvers that only know thresholding.
+
+    DDPM and DDIM clip each step's x0 prediction to the clip range when the model's config says so;
+    the multistep solvers ignore `clip_sample` and offer thresholding instead. Thresholding at ratio 1
+    with a maximum of the clip range is that same clip (s = max|x0| clamped to [1, range] = range).
+    Without it DPM-Solver++ and UniPC land far from DDIM on a clipped model (benchmarks/fast_sampling.py).
+    """
+    if not scheduler_config.get("clip_sample") or "clip_sample" in _init_params(cls):
+        return {}
+    if "thresholding" not in _init_params(cls):
+        return {}
+    limit = float(scheduler_config.get("clip_sample_range", 1.0))
+    return {"thresholding": True, "dynamic_thresholding_ratio": 1.0, "sample_max_value": limit}
+
+
+def _init_params(cls) -> frozenset[str]:
+    import inspect
+
+    return frozenset(inspect.signature(cls.__init__).parameters)

@@ -151,3 +151,17 @@ def test_a_backend_that_is_not_installed_is_one_clear_error(monkeypatch):
     with pytest.raises(BadParameterError, match="unknown backend 'tensorrt'"):
         preset_request("standard", backend="tensorrt")
     assert GenerationRequest().backend == "torch"
+
+
+@pytest.mark.parametrize("name", ["dpm++", "dpm++3", "unipc"])
+def test_multistep_solvers_clip_like_ddim_when_the_model_clips(tiny_model, name):
+    # The model's config clips x0 to [-1, 1] (DDIM honours it); the multistep solvers get the same
+    # clip as thresholding, so their last step (x0 itself) stays inside the range too.
+    assert tiny_model.scheduler_config.get("clip_sample", True)
+    g = [torch.Generator().manual_seed(7)]
+    from cratedigger.generate import _noise, denoise
+
+    sample = denoise(tiny_model, noise=_noise(tiny_model, g) * 3, scheduler=name, steps=4, generators=g)
+    assert float(sample.abs().max()) <= 1.0 + 1e-5
+    unclipped = dict(tiny_model.scheduler_config, clip_sample=False)
+    assert not make_scheduler(unclipped, name).config.thresholding
