@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from cratedigger.playback import Player
 from cratedigger_ui import tasks
 from cratedigger_ui.audition import Audition
+from cratedigger_ui.chop_kit import ChopController
 from cratedigger_ui.entries import Entry
 from cratedigger_ui.project_tempo import ProjectTempoBar, ProjectTempoController
 from cratedigger_ui.qt_compat import guard_refcounts
@@ -235,6 +236,7 @@ class MainWindow(QMainWindow):
         self.project_tempo_bar = ProjectTempoBar()
         self.statusBar().addPermanentWidget(self.project_tempo_bar)
         self.project_tempo = ProjectTempoController(self, self.project_tempo_bar)
+        self.chop = ChopController(self)
         self.library_list.set_empty_text("The library is empty: generate breaks and keep them (K),\nor drop audio files here")
 
     def _action(self, menu, text: str, slot, shortcut=None, icon_name: str | None = None, checkable=False) -> QAction:
@@ -267,6 +269,8 @@ class MainWindow(QMainWindow):
         self._action(edit, "Rename", self.start_rename, "F2", "rename")
         self.favourite_action = self._action(edit, "Favourite", self.toggle_favourite, "F", "star")
         self.similar_action = self._action(edit, "More like this", lambda _=False: self.project_tempo.more_like_this(), "Ctrl+M")
+        self.chop_action = self._action(edit, "Chop to kit…", lambda _=False: self.chop.chop_current(), "Ctrl+Shift+K")
+        self.chop_action.setToolTip("Cut the loop into its hits: WAVs, a MIDI file, SFZ and Decent Sampler presets")
         rate_menu = edit.addMenu("Rating")
         for n in range(6):
             self._action(rate_menu, f"{n} stars", lambda _=False, n=n: self.rate_current(n), str(n))
@@ -358,9 +362,9 @@ class MainWindow(QMainWindow):
         self.panel.variations_button.setEnabled(can_model)
         self.extend_action.setEnabled(can_model)
         self.variations_action.setEnabled(can_model)
-        self.cancel_action.setEnabled(busy)
+        self.cancel_action.setEnabled(busy or self.chop.running())
         self.generate_action.setEnabled(not busy)
-        for action in (self.favourite_action, self.rename_action, *self.rating_actions):
+        for action in (self.favourite_action, self.rename_action, self.chop_action, *self.rating_actions):
             action.setEnabled(entry is not None)
         self.favourite_button.setEnabled(entry is not None)
         self.tag_editor.setEnabled(entry is not None)
@@ -396,6 +400,9 @@ class MainWindow(QMainWindow):
         self.transport.autoplay_button.setChecked(s.get_bool("audition/autoplay", True))
         self.transport.loop_button.setChecked(s.get_bool("audition/loop", True))
         self.audition.set_looping(self.transport.loop_button.isChecked())
+        # the project tempo survives a restart: set before any loop is selected, so nothing refits twice
+        self.project_tempo_bar.set_fit(s.get_str("project/fit", "stretch"))
+        self.project_tempo_bar.set_bpm(s.get_float("project/bpm", 0.0) or None)
 
     def _choose_default_model(self, choice: str) -> None:
         """The model box starts on the engine's default (the producer's choice, else breaks-256 when
@@ -437,6 +444,8 @@ class MainWindow(QMainWindow):
         s.set("generate/scheduler", self.panel.scheduler_box.currentText())
         s.set("audition/autoplay", self.transport.autoplay_button.isChecked())
         s.set("audition/loop", self.transport.loop_button.isChecked())
+        s.set("project/bpm", self.project_tempo_bar.bpm() or 0.0)
+        s.set("project/fit", self.project_tempo_bar.fit())
         if self.library.root is not None:
             s.set("library/root", str(self.library.root))
         s.sync()
@@ -630,6 +639,8 @@ class MainWindow(QMainWindow):
         if self.jobs.running("generate"):
             self.jobs.cancel_kind("generate")
             self.panel.progress.setFormat("cancelling…")
+        if self.chop.running():
+            self.chop.cancel()
 
     def _generation_partial(self, payload, *, parent: tasks.ParentGrid | None, kind: str) -> None:
         what, value = payload
@@ -951,9 +962,12 @@ class MainWindow(QMainWindow):
 
     def drag_file_for(self, entry: Entry) -> Path | None:
         """The WAV a drag carries: prepared when the loop was selected or arrived. Whole bars with
-        tempo chunks when it has them, else the clip as is."""
+        tempo chunks when it has them, else the clip as is; at the project tempo when one is set."""
+        fitted = self.project_tempo.drag_file(entry)  # raises while it is being written
+        if fitted is not None:
+            return fitted
         if entry.sample_id is not None and not (entry.is_fresh and entry.drag_path):
-            path = self.project_tempo.drag_file(entry) or self._drag_files.get(entry.sample_id)
+            path = self._drag_files.get(entry.sample_id)
             if path is not None and path.is_file():
                 return path
             # Dragged before its file is ready: the export runs on the pool, never on the GUI thread.
@@ -978,7 +992,8 @@ class MainWindow(QMainWindow):
         rate = s.get_int("export/rate", 0)
         return tasks.ExportOptions(
             folder=Path(s.get_str("export/folder", str(Path.home()))), rate=rate or None,
-            bits=s.get_int("export/bits", 16), as_is=s.get_bool("export/as_is", False))
+            bits=s.get_int("export/bits", 16), as_is=s.get_bool("export/as_is", False),
+            bpm=self.project_tempo_bar.bpm(), fit=self.project_tempo_bar.fit())
 
     def _export_dialog(self, defaults: tasks.ExportOptions, count: int, without_bars: int) -> tasks.ExportOptions | None:
         dialog = ExportDialog(defaults, count=count, without_bars=without_bars, parent=self)
@@ -1002,12 +1017,17 @@ class MainWindow(QMainWindow):
         fresh = [e for e in entries if e.sample_id is None and e.audio is not None]
         self.jobs.submit(
             "library", tasks.export_selection_job, self.library, ids, fresh, options, kind="export",
-            on_done=lambda outcome: self._exported(outcome, options.folder),
+            on_done=lambda outcome: self._exported(outcome, options.folder, options),
             on_error=lambda m: self.show_error(f"Export failed: {m}"),
         )
 
-    def _exported(self, outcome: tasks.ExportOutcome, folder: Path) -> None:
-        text = f"Exported {tasks.plural(len(outcome.paths), 'loop')} to {folder}"
+    def _exported(self, outcome: tasks.ExportOutcome, folder: Path, options: tasks.ExportOptions | None = None) -> None:
+        from cratedigger_ui.project_tempo import FIT_LABELS
+
+        tempo = ""
+        if options is not None and options.bpm and not options.as_is:
+            tempo = f" at {options.bpm:g} BPM ({FIT_LABELS.get(options.fit, options.fit)})"
+        text = f"Exported {tasks.plural(len(outcome.paths), 'loop')}{tempo} to {folder}"
         if outcome.as_is:
             text += f"; as is (whole clip, no tempo): {', '.join(outcome.as_is)}"
         self.last_export = outcome.paths

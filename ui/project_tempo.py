@@ -87,13 +87,13 @@ def fit_job(ctx: Any, key: str, audio: np.ndarray, sample_rate: int, bpm: float,
     return FittedAudio(key, out, sample_rate, target, fit)
 
 
-def drag_job(ctx: Any, handle: Any, sample_id: int, cache_dir: Path, bpm: float, fit: str) -> tuple[tuple, Path]:
+def drag_job(ctx: Any, handle: Any, sample_id: int, cache_dir: Path, bpm: float, fit: str) -> Path:
     """The drag file of a library loop at the project tempo, in its own cache folder per tempo and
     mode (the loop's own-tempo drag file is left alone)."""
     from cratedigger.library import export_for_drag
 
     ctx.check()
-    return (sample_id, bpm, fit), export_for_drag(handle.library, sample_id, cache_dir=cache_dir, bpm=bpm, fit=fit)
+    return export_for_drag(handle.library, sample_id, cache_dir=cache_dir, bpm=bpm, fit=fit)
 
 
 def similar_job(ctx: Any, handle: Any, sample_id: int, limit: int, indexes: dict) -> tuple[int, Any]:
@@ -122,7 +122,7 @@ class ProjectTempoController:
 
     audition(key, audio, rate) -> True when it took over (the loop is being fitted and will play
     when ready); changed() re-fits what is loaded and switches to it where it is (no gap: the
-    player crossfades); drag_file(entry) is the library loop's drag file at the project tempo;
+    player crossfades); drag_file(entry) is a library or fresh loop's drag file at the project tempo;
     more_like_this() lists the samples nearest the selected one.
     """
 
@@ -133,6 +133,8 @@ class ProjectTempoController:
         self._start_playing = False
         self._indexes: dict = {}
         self._drag_files: dict[tuple, Path] = {}
+        self._drag_pending: tuple | None = None  # the drag file being written (one at a time: replace)
+        self._drag_failed: dict[tuple, str] = {}
         bar.changed.connect(self.changed)
 
     def _beats(self) -> tuple[float, int] | None:
@@ -152,7 +154,7 @@ class ProjectTempoController:
             return False
         self._start_playing = self.window.autoplay or self.window.audition.is_playing()
         self._submit(key, audio, sample_rate, grid, target)
-        self._prepare_drag(target)
+        self._prepare_library_drag()
         return True
 
     def changed(self) -> None:
@@ -165,30 +167,83 @@ class ProjectTempoController:
             self._switch(key, audio, rate)  # back to the loop's own tempo
             return
         self._submit(key, audio, rate, grid, target)
-        self._prepare_drag(target)
+        self._prepare_library_drag()
 
-    def _prepare_drag(self, target: float) -> None:
+    def _prepare_library_drag(self) -> None:
+        # A fresh loop's drag file is written from the audition's fitted audio when it lands (_fitted).
         entry = self.window.current
-        if entry is None or entry.sample_id is None or (entry.sample_id, target, self.bar.fit()) in self._drag_files:
-            return
-        cache = Path(self.window.drag_cache) / f"tempo-{target:g}-{self.bar.fit()}"
-        self.window.jobs.submit(
-            "analysis", drag_job, self.window.library, entry.sample_id, cache, target, self.bar.fit(),
-            kind="project-tempo-drag", replace=True, on_done=self._drag_ready,
-            on_error=lambda m: log.info("drag file at the project tempo not prepared: %s", m),
-        )
+        if entry is not None and entry.sample_id is not None:
+            self._prepare_drag(entry)
 
-    def _drag_ready(self, result: tuple[tuple, Path]) -> None:
-        key, path = result
+    # -- drag files at the project tempo -------------------------------------------------------
+
+    def _drag_target(self, entry: Any) -> float | None:
+        """The project tempo a drag of `entry` is fitted to, or None: its own file is right (no
+        project tempo, no whole bars, or a tempo beyond what fitting does well)."""
+        target = self.bar.bpm()
+        if target is None or entry is None or not entry.bpm or not entry.bars:
+            return None
+        if entry.sample_id is None and entry.audio is None:
+            return None
+        return target if MIN_RATIO <= target / float(entry.bpm) <= MAX_RATIO else None
+
+    def _drag_key(self, entry: Any, target: float) -> tuple:
+        if entry.sample_id is not None:
+            return ("lib", entry.sample_id, target, self.bar.fit())
+        # an unkept loop is known by its tray key; a re-cut changes its tempo, bars and length
+        return ("fresh", entry.key, entry.bpm, entry.bars, round(entry.duration, 4), target, self.bar.fit())
+
+    def _prepare_drag(self, entry: Any, fitted: np.ndarray | None = None) -> tuple | None:
+        """Start writing `entry`'s drag file at the project tempo unless it is ready or on its way.
+        Returns its key (None when no project tempo applies)."""
+        target = self._drag_target(entry)
+        if target is None:
+            return None
+        key = self._drag_key(entry, target)
+        ready = self._drag_files.get(key)
+        if (ready is not None and ready.is_file()) or key == self._drag_pending or key in self._drag_failed:
+            return key
+        self._drag_files.pop(key, None)
+        self._drag_pending = key
+        cache = Path(self.window.drag_cache)
+        done = lambda path, key=key: self._drag_ready(key, path)  # noqa: E731
+        failed = lambda message, key=key: self._drag_not_made(key, message)  # noqa: E731
+        if entry.sample_id is not None:
+            self.window.jobs.submit(
+                "analysis", drag_job, self.window.library, entry.sample_id, cache / f"tempo-{target:g}-{self.bar.fit()}",
+                target, self.bar.fit(), kind="project-tempo-drag", replace=True, on_done=done, on_error=failed)
+        else:
+            from cratedigger_ui import tasks
+
+            self.window.jobs.submit(
+                "analysis", tasks.fresh_tempo_drag_job, entry, cache, target, self.bar.fit(), fitted,
+                kind="project-tempo-drag", replace=True, on_done=done, on_error=failed)
+        return key
+
+    def _drag_ready(self, key: tuple, path: Path) -> None:
         self._drag_files[key] = path
+        if self._drag_pending == key:
+            self._drag_pending = None
+
+    def _drag_not_made(self, key: tuple, message: str) -> None:
+        log.info("drag file at the project tempo not made: %s", message)
+        self._drag_failed[key] = message
+        if self._drag_pending == key:
+            self._drag_pending = None
 
     def drag_file(self, entry: Any) -> Path | None:
-        """The prepared drag file of `entry` at the project tempo, or None (then the loop's own)."""
-        target = self.bar.bpm()
-        if target is None or entry.sample_id is None:
+        """The drag file of `entry` (library or fresh) at the project tempo, or None when its own
+        file is right. Raises ValueError, after starting the job, while it is still being written:
+        a drag never waits on the GUI thread."""
+        key = self._prepare_drag(entry)
+        if key is None:
             return None
-        path = self._drag_files.get((entry.sample_id, target, self.bar.fit()))
-        return path if path is not None and path.is_file() else None
+        path = self._drag_files.get(key)
+        if path is not None and path.is_file():
+            return path
+        if key in self._drag_failed:
+            raise ValueError(f"not at {key[-2]:g} BPM: {self._drag_failed[key]}")
+        raise ValueError(f"its file at {key[-2]:g} BPM is still being written; drag again in a moment")
 
     def _submit(self, key: str, audio: np.ndarray, rate: int, grid: tuple[float, int], target: float) -> None:
         self.window.jobs.submit(
@@ -202,6 +257,8 @@ class ProjectTempoController:
         if current is None or current.key != result.key or result.bpm != self.bar.bpm():
             return  # the producer moved on, or the tempo changed again while this one was cooking
         self._switch(result.key, result.audio, result.sample_rate)
+        if current.sample_id is None and current.audio is not None and result.fit == self.bar.fit():
+            self._prepare_drag(current, fitted=result.audio)  # the same audio, not stretched twice
 
     def _switch(self, key: str, audio: np.ndarray, rate: int) -> None:
         audition = self.window.audition

@@ -35,6 +35,9 @@ class AppSettings:
     def get_int(self, key: str, default: int) -> int:
         return self._get(key, default, int)
 
+    def get_float(self, key: str, default: float) -> float:
+        return self._get(key, default, float)
+
     def get_bool(self, key: str, default: bool) -> bool:
         return self._get(key, default, bool)
 

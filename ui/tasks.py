@@ -679,6 +679,8 @@ class ExportOptions:
     rate: int | None = None  # None: each loop's own rate
     bits: int = 16
     as_is: bool = False  # True: every loop as the whole clip; False: whole bars, as is only without them
+    bpm: float | None = None  # the project tempo to fit whole-bar loops to (None: their own tempo)
+    fit: str = "stretch"  # how: cratedigger.tempo_fit.FIT_MODES
 
 
 @dataclass(frozen=True)
@@ -693,7 +695,9 @@ def export_selection_job(
 ) -> ExportOutcome:
     """Export library samples and fresh loops into options.folder: whole bars with acid/smpl chunks,
     or the clip as is (no tempo chunks) when it has no whole bars or the producer asked for that.
-    One loop that fails is reported; the rest are still written."""
+    With options.bpm, whole-bar loops are fitted to that tempo first (as `library export --bpm --fit`):
+    name and chunks carry the new tempo; a loop without a tempo goes out as is, one the tempo is too
+    far from is reported. One loop that fails is reported; the rest are still written."""
     from cratedigger.clip_export import export_clip
     from cratedigger.errors import CrateDiggerError
     from cratedigger.library import export_sample, write_loop_wav
@@ -724,7 +728,9 @@ def export_selection_job(
                 clip(sample.name, *lib.read_audio(sample))
             else:
                 try:
-                    out.append(export_sample(lib, sample, folder, rate=options.rate, bits=options.bits))
+                    bpm = options.bpm if sample.bpm else None  # no tempo: nothing to fit, it goes out as is
+                    out.append(export_sample(lib, sample, folder, rate=options.rate, bits=options.bits, bpm=bpm,
+                                             fit=options.fit))
                 except LibraryError as exc:
                     if "whole bar" not in str(exc) and "tempo" not in str(exc):
                         raise
@@ -738,16 +744,41 @@ def export_selection_job(
             if options.as_is or not (entry.bpm and entry.bars):
                 clip(entry.name, entry.clip() if options.as_is else entry.audio, entry.sample_rate)
             else:
-                audio, rate = resample(entry.audio, sample_rate=entry.sample_rate, rate=options.rate)
-                target = next(folder / n for n in candidate_names(entry.name, bpm=entry.bpm, bars=entry.bars)
+                audio, bpm = fresh_at_tempo(entry, options.bpm, options.fit)
+                audio, rate = resample(audio, sample_rate=entry.sample_rate, rate=options.rate)
+                target = next(folder / n for n in candidate_names(entry.name, bpm=bpm, bars=entry.bars)
                               if not (folder / n).exists())
-                out.append(write_loop_wav(target, audio, sample_rate=rate, bpm=entry.bpm, bits=options.bits,
+                out.append(write_loop_wav(target, audio, sample_rate=rate, bpm=bpm, bits=options.bits,
                                           beats=entry.bars * entry.beats_per_bar, beats_per_bar=entry.beats_per_bar,
                                           overwrite=False))
         except (CrateDiggerError, OSError) as exc:
             errors.append(f"“{entry.name}”: {readable(str(exc))}")
         ctx.progress(len(out) + len(errors), total)
     return ExportOutcome(out, as_is, errors)
+
+
+def fresh_at_tempo(entry: Entry, bpm: float | None, fit: str, audio: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """(audio, tempo) of a fresh whole-bar loop at the project tempo `bpm` (None: as it is).
+    Raises BadParameterError when the tempo is beyond what `fit` does well."""
+    audio = entry.audio if audio is None else audio
+    if bpm is None:
+        return audio, float(entry.bpm)
+    from cratedigger.tempo_fit import check_fit, fit_to_tempo
+
+    check_fit(bpm=entry.bpm, target_bpm=bpm, mode=fit, what="this loop")
+    beats = int(entry.bars) * int(entry.beats_per_bar or 4)
+    return fit_to_tempo(audio, sample_rate=entry.sample_rate, bpm=float(entry.bpm), target_bpm=float(bpm), beats=beats,
+                        mode=fit), float(bpm)
+
+
+def fresh_tempo_drag_job(ctx: JobContext, entry: Entry, cache_dir: Path, bpm: float, fit: str,
+                         fitted: np.ndarray | None = None) -> Path:
+    """A fresh loop's drag file at the project tempo, in its own folder per tempo and mode (the
+    loop's own-tempo file stays). `fitted`: the audio already fitted for audition, else fitted here."""
+    ctx.check()
+    audio = fitted if fitted is not None else fresh_at_tempo(entry, bpm, fit)[0]
+    ctx.check()
+    return write_drag_wav(entry.with_(bpm=float(bpm)), audio, Path(cache_dir) / f"tempo-{bpm:g}-{fit}")
 
 
 def readable(message: str) -> str:
