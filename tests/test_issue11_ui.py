@@ -266,3 +266,46 @@ def test_chop_says_in_one_line_why_a_loop_without_hits_or_tempo_makes_no_kit(mak
     window.chop_action.trigger()
     qtbot.waitUntil(lambda: "“hiss” has no tempo" in window.messages.text(), timeout=5000)
     assert len(window.messages.text().splitlines()) == 1 and not window.chop.running()
+
+
+def test_export_at_the_project_tempo_sends_a_tempo_less_loop_as_is_and_says_why_one_is_too_far(
+        make_window, qtbot, odd_root, tmp_path):
+    from cratedigger_ui.tasks import ExportOptions
+
+    window = make_window(library_root=odd_root)
+    qtbot.waitUntil(lambda: window.library_model.rowCount() == 2, timeout=15000)
+    window.library_list.setFocus()
+    window.library_list.selectAll()
+    window.project_tempo_bar.set_bpm(90.0)  # 0.75x of the silent 120 BPM loop; the hiss has no tempo
+    out = tmp_path / "export"
+    window.choose_export_options = lambda d, count, without: ExportOptions(folder=out, bpm=d.bpm, fit=d.fit)
+    window.export_selection()
+    qtbot.waitUntil(lambda: "Exported 2 loops at 90 BPM" in window.messages.text(), timeout=20000)
+    assert sorted(p.name for p in out.glob("*.wav")) == ["hiss.wav", "silence_90bpm_1bar.wav"]
+    assert "as is (whole clip, no tempo): hiss" in window.messages.text()
+
+    window.project_tempo_bar.set_bpm(250.0)  # 2.08x of 120: beyond what stretching does well
+    far = tmp_path / "far"
+    window.choose_export_options = lambda d, count, without: ExportOptions(folder=far, bpm=d.bpm, fit=d.fit)
+    window.export_selection()
+    qtbot.waitUntil(lambda: "Not exported" in window.messages.text(), timeout=20000)
+    assert "“silence”: 250 BPM is 2.08x the tempo" in window.messages.text()
+
+
+def test_chop_can_be_cancelled_and_then_writes_nothing(make_window, qtbot, library_root, tmp_path, monkeypatch):
+    import time
+
+    import cratedigger.chop
+
+    slow = cratedigger.chop.chop_loop
+    monkeypatch.setattr(cratedigger.chop, "chop_loop", lambda *a, **k: (time.sleep(0.5), slow(*a, **k))[1])
+    window = make_window(library_root=library_root)
+    select(window, qtbot, "rock")
+    kits = tmp_path / "kits"
+    window.chop.choose_folder = lambda default: kits
+    window.chop_action.trigger()
+    assert window.cancel_action.isEnabled()
+    window.cancel_action.trigger()
+    qtbot.waitUntil(lambda: "cancelled: no kit written" in window.statusBar().currentMessage(), timeout=10000)
+    assert not kits.exists() or not any(kits.iterdir())
+    assert not window.cancel_action.isEnabled()
