@@ -101,12 +101,17 @@ class Loop:
         return replace(self, **changes)
 
 
-def loop_beats_per_bar(beats_per_bar: int | None) -> int:
+def loop_beats_per_bar(beats_per_bar: int | None, *, duration: float | None = None, bpm: float | None = None) -> int:
     """How many beats a loop's bar has, given the analysis' meter: breaks are in 4, and a 1/4 or 2/4
     reading of a 4/4 groove is the same grid with fewer downbeats (regrid.loop_meter applies this to
-    a whole analysis). 3 and above stay as found; no meter counts as 4."""
+    a whole analysis). A 3 stays a 3 unless the clip (`duration` s at `bpm`) is whole bars of 4 and
+    not of 3: a loop file's length is the producer's own bar count. No meter counts as 4."""
     if beats_per_bar is None or beats_per_bar in (1, 2):
         return DEFAULT_BEATS_PER_BAR
+    if beats_per_bar == 3 and duration and bpm:
+        in_four = whole_bars(duration, 1, bpm, DEFAULT_BEATS_PER_BAR)  # (seconds at "1 Hz": the same arithmetic)
+        if in_four is not None and whole_bars(duration, 1, bpm, 3) is None:
+            return DEFAULT_BEATS_PER_BAR
     return int(beats_per_bar)
 
 

@@ -36,19 +36,30 @@ def check_bpm(bpm: float) -> float:
 
 
 def loop_meter(analysis: AnalysisResult) -> AnalysisResult:
-    """The analysis as loops count it: a 2/4 (or 1/4) reading becomes 4/4 by keeping every other
-    downbeat (every fourth for 1/4); 3/4 and 4/4 stay as found. Beats and tempo never change."""
+    """The analysis as loops count it (loop.loop_beats_per_bar): a 2/4 (or 1/4) reading becomes 4/4 by
+    keeping every other downbeat (every fourth for 1/4); a 3/4 reading of a clip that is whole bars of
+    4/4 and not of 3/4 becomes 4/4 from its first downbeat; other meters stay as found. Beats and tempo
+    never change."""
     bpb = analysis.beats_per_bar
-    if bpb is None or analysis.bpm is None or loop_beats_per_bar(bpb) == bpb:
+    if bpb is None or analysis.bpm is None:
         return analysis
-    step = LOOP_BEATS_PER_BAR // bpb
-    downbeats = tuple(analysis.downbeats[::step])
-    positions = analysis.beat_positions
-    if analysis.beats and analysis.downbeats:
-        first = analysis.downbeats[0]
-        period = 60.0 / analysis.bpm
-        positions = tuple(int(round((t - first) / period)) % LOOP_BEATS_PER_BAR + 1 for t in analysis.beats)
-    return replace(analysis, beats_per_bar=LOOP_BEATS_PER_BAR, downbeats=downbeats, beat_positions=positions)
+    target = loop_beats_per_bar(bpb, duration=analysis.duration, bpm=analysis.bpm)
+    if target == bpb:
+        return analysis
+    period = 60.0 / analysis.bpm
+    if bpb in (1, 2):
+        downbeats = tuple(analysis.downbeats[::target // bpb])
+        positions = analysis.beat_positions
+        if analysis.beats and analysis.downbeats:
+            first = analysis.downbeats[0]
+            positions = tuple(int(round((t - first) / period)) % target + 1 for t in analysis.beats)
+    else:  # regroup the beats in fours from the first downbeat
+        if not analysis.beats:
+            return analysis
+        first = analysis.downbeats[0] if analysis.downbeats else analysis.beats[0]
+        positions = tuple(int(round((t - first) / period)) % target + 1 for t in analysis.beats)
+        downbeats = tuple(t for t, p in zip(analysis.beats, positions) if p == 1)
+    return replace(analysis, beats_per_bar=target, downbeats=downbeats, beat_positions=positions)
 
 
 def steady_grid(*, bpm: float, duration: float, first_downbeat: float = 0.0,

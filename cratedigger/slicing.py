@@ -83,17 +83,17 @@ def plan_loop(analysis: AnalysisResult, *, sample_rate: int, n_samples: int, bar
     beat_samples = 60.0 * sample_rate / analysis.bpm
     slack = int(END_SLACK_S * sample_rate)
     # A clip that already is whole bars (loop.whole_bars, the library's rule) is that loop as it is,
-    # at the tempo its length gives: in its place among the cuts when its first sample is on the
-    # grid's beat 1 (a clip a few samples short of N bars from a downbeat at 0: no N-bar cut fits it),
-    # and as the last resort when no bar fits from any downbeat (a loop file whose beat 1 the
-    # analysis heard mid-clip). A clip with a pickup before beat 1 is still cut from its downbeat.
+    # at the tempo its length gives: in its place among the cuts when it is a few samples short of
+    # N bars from a downbeat at its start (no N-bar cut fits it, so N bars were skipped), and as the
+    # last resort when no bar fits from any downbeat (a loop file whose beat 1 the analysis heard
+    # mid-clip). A clip longer than its bars (a model's window) is cut as before.
     whole = whole_bars(n_samples, sample_rate, analysis.bpm, per_bar)
     if whole is not None and whole[0] > bars:
         whole = None
     bar_samples = per_bar * beat_samples
     phase = (analysis.downbeats[0] * sample_rate) % bar_samples
     starts_on_one = min(phase, bar_samples - phase) <= slack
-    for n_bars in sorted({b for b in BAR_CHOICES if b <= bars} | ({whole[0]} if whole else set()), reverse=True):
+    for n_bars in (b for b in reversed(BAR_CHOICES) if b <= bars):
         length = int(round(n_bars * bar_samples))
         beats = n_bars * per_bar
         for t in analysis.downbeats:  # earliest downbeat whose loop fits
@@ -102,7 +102,7 @@ def plan_loop(analysis: AnalysisResult, *, sample_rate: int, n_samples: int, bar
                 start = min(start, n_samples - length)
                 return LoopPlan(start=start, end=start + length, bars=n_bars, beats=beats,
                                 bpm=beats * 60.0 * sample_rate / length)
-        if whole is not None and whole[0] == n_bars and starts_on_one:
+        if whole is not None and whole[0] == n_bars and starts_on_one and n_samples < length:
             return LoopPlan(start=0, end=n_samples, bars=n_bars, beats=beats, bpm=whole[1])
     if whole is not None:
         return LoopPlan(start=0, end=n_samples, bars=whole[0], beats=whole[0] * per_bar, bpm=whole[1])

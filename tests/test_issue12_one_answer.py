@@ -85,6 +85,17 @@ def test_a_clip_a_few_samples_short_of_two_bars_is_two_bars_everywhere(capsys, t
     assert got == {tool: (2, 4) for tool in ("analyze", "slice", "library", "export", "app")}
 
 
+def test_a_3_4_reading_of_a_one_bar_4_4_loop_is_4_4_everywhere(capsys, tmp_path):
+    """The issue's 3/4 export: lmms' rave_kick02 (2.67 s, four beats at 90 BPM) is read as 3/4, and
+    was exported as rave_kick02_90bpm_1bar.wav with acid "Meter 3/4, Beats 3"."""
+    audio, rate = sf.read(str(LMMS_BEATS / "rave_kick02.ogg"), dtype="float32")
+    path = tmp_path / "rave_kick02.wav"
+    sf.write(path, audio, rate, subtype="PCM_16")
+    got = answers(capsys, path, tmp_path)
+    assert got.pop("export name") == "rave_kick02_90bpm_1bar.wav"
+    assert got == {tool: (1, 4) for tool in ("analyze", "slice", "library", "export", "app")}
+
+
 def test_plan_loop_takes_a_clip_a_few_samples_short_of_n_bars_whole():
     from cratedigger.regrid import steady_grid
     from cratedigger.slicing import plan_loop, slice_loop

@@ -38,7 +38,7 @@ from cratedigger.errors import AnalysisError, AudioFileError, BadParameterError,
 from cratedigger.library import db, files
 from cratedigger.library.models import CheckReport, ImportResult, Sample, SampleQuery
 from cratedigger.library.naming import clean_name, clean_tags, name_from_stem, resolve_root
-from cratedigger.loop import WHOLE_BAR_TOLERANCE, loop_beats_per_bar, whole_bars  # noqa: F401  (one rule, re-exported)
+from cratedigger.loop import WHOLE_BAR_TOLERANCE, whole_bars  # noqa: F401  (one rule, re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,11 @@ def _like(word: str) -> str:
 
 def _loop_meter(analysis: Any) -> Any:
     """The analysis as loops count bars (regrid.loop_meter, the app's and the CLI's rule too): a 2/4
-    reading of a one-bar 4/4 break is 4/4, so it is stored, listed and exported as one bar."""
+    reading of a one-bar 4/4 break is 4/4, so it is stored, listed and exported as one bar; so is a
+    3/4 reading of a clip that is whole bars of 4 only."""
     get = analysis.get if isinstance(analysis, Mapping) else (lambda k, d=None: getattr(analysis, k, d))
     bpb = get("beats_per_bar")
-    if get("bpm") is None or not isinstance(bpb, int) or isinstance(bpb, bool) or loop_beats_per_bar(bpb) == bpb:
+    if get("bpm") is None or not isinstance(bpb, int) or isinstance(bpb, bool) or bpb not in (1, 2, 3):
         return analysis
     from cratedigger.regrid import loop_meter
 
