@@ -155,7 +155,7 @@ def test_extend_puts_a_longer_loop_with_its_lineage_in_the_tray(make_window, qtb
     (entry,) = window.fresh_model.entries()
     assert entry.parent_id == fast_loop_library and entry.bars == 4 and entry.bpm == pytest.approx(400.0)
     assert entry.duration == pytest.approx(4 * 4 * 60 / 400, abs=256 / RATE)
-    assert entry.name == "fast +2 bars" and entry.provenance["made_by"] == "extended"
+    assert entry.name == "fast +2 bars" and entry.source == "extended"
     source = click_loop(bpm=400, bars=2, sample_rate=RATE)
     np.testing.assert_allclose(entry.audio[: RATE // 2], source[: RATE // 2], atol=1e-4)  # the original is untouched
     # it can be dragged straight out: whole bars with tempo chunks
@@ -181,7 +181,7 @@ def test_variations_stream_in_with_their_parent(make_window, qtbot, tiny_model_d
     qtbot.waitUntil(lambda: window.fresh_model.rowCount() == 3 and window.panel.generate_button.isEnabled(), timeout=60000)
     entries = window.fresh_model.entries()
     assert {e.parent_id for e in entries} == {fast_loop_library}
-    assert all(e.provenance["made_by"] == "variation" for e in entries)
+    assert all(e.source == "variation" for e in entries)
     assert len({e.provenance["seed"] for e in entries}) == 3
     assert window.panel.progress.format() == "3 variations"
 

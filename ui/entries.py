@@ -40,6 +40,8 @@ class Entry:
     whole: np.ndarray | None = None  # float32 [n] mono: fresh entries, the clip before it was cut
     notes: str = ""
     unsure: tuple[str, ...] = ()  # what the analysis was not sure of: "tempo", "beat 1" (AnalysisResult.unsure)
+    # fresh entries: the engine's AnalysisResult of `audio` (cratedigger.loop.Loop.analysis), what Keep stores
+    analysis: Any = None
 
     @property
     def is_fresh(self) -> bool:
@@ -89,11 +91,18 @@ class Entry:
             "tags": list(self.tags), "rating": self.rating, "favourite": self.favourite, "parent_id": self.parent_id,
             "source": self.source, "provenance": dict(self.provenance), "notes": self.notes,
             "unsure": list(self.unsure),
+            "analysis": None if self.analysis is None else self.analysis.to_dict(),
         }
 
 
 def entry_from_record(meta: dict[str, Any], audio: np.ndarray, sample_rate: int, whole: np.ndarray | None,
                       overview: np.ndarray | None) -> Entry:
+    """A Fresh tray record back as an entry (on a pool thread: the analysis import is not for the GUI's)."""
+    analysis = None
+    if meta.get("analysis"):
+        from cratedigger.analysis.result import AnalysisResult
+
+        analysis = AnalysisResult.from_dict(meta["analysis"])
     return Entry(
         key=str(meta["key"]), name=str(meta["name"]), sample_rate=int(sample_rate), duration=audio.shape[0] / sample_rate,
         bpm=meta.get("bpm"), bars=meta.get("bars"), beats_per_bar=int(meta.get("beats_per_bar") or 4),
@@ -101,7 +110,7 @@ def entry_from_record(meta: dict[str, Any], audio: np.ndarray, sample_rate: int,
         tags=tuple(meta.get("tags") or ()), rating=int(meta.get("rating") or 0), favourite=bool(meta.get("favourite")),
         parent_id=meta.get("parent_id"), source=str(meta.get("source") or "generated"),
         provenance=dict(meta.get("provenance") or {}), overview=overview, audio=audio, whole=whole,
-        notes=str(meta.get("notes") or ""), unsure=tuple(meta.get("unsure") or ()),
+        notes=str(meta.get("notes") or ""), unsure=tuple(meta.get("unsure") or ()), analysis=analysis,
     )
 
 

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from cratedigger.errors import AnalysisError, BadParameterError, LibraryError
-from cratedigger.loop import ORIGIN_KINDS
+from cratedigger.errors import BadParameterError, LibraryError
+from cratedigger.loop import ORIGIN_KINDS, Loop, Origin, SourceGrid  # (no analysis imported: cheap)
 from cratedigger_ui.entries import OVERVIEW_BINS, Entry, entry_from_sample
 from cratedigger_ui.workers import JobContext
 
 log = logging.getLogger(__name__)
-
-SLICE_BARS = (4, 2, 1)  # longest whole-bar loop that fits wins
 
 
 # -- models --------------------------------------------------------------------------------------
@@ -169,62 +167,8 @@ def variations_job(ctx: JobContext, cache: ModelCache, args: VariationArgs) -> i
 
 
 # -- analysis and slicing ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sliced:
-    audio: np.ndarray
-    bpm: float | None
-    bars: int | None
-    beats_per_bar: int
-    beats: tuple[float, ...]
-    downbeats: tuple[float, ...]
-    analysis: Any
-    note: str = ""
-    whole: np.ndarray | None = None  # the clip before cutting, when a loop was cut from it
-
-
-def analyse_and_slice(audio: np.ndarray, sample_rate: int) -> Sliced:
-    """Find the beat and cut the longest whole-bar loop (4, 2 or 1 bars). Audio that cannot be
-    analysed or sliced is returned whole (with its tempo when one was found) and a note saying why."""
-    try:
-        from cratedigger.analysis import analyze
-    except ImportError as exc:
-        return Sliced(audio, None, None, 4, (), (), None, f"beat analysis unavailable ({exc})")
-    try:
-        analysis = analyze(audio, sample_rate=sample_rate)
-    except (AnalysisError, BadParameterError) as exc:
-        return Sliced(audio, None, None, 4, (), (), None, f"no beat found ({exc})")
-    from cratedigger.regrid import loop_meter
-
-    analysis = loop_meter(analysis)  # one bar count everywhere: a 2/4 reading of a 4/4 break is 4/4
-    bpb = int(getattr(analysis, "beats_per_bar", None) or 4)
-    whole = Sliced(audio, analysis.bpm and float(analysis.bpm), None, bpb, tuple(analysis.beats), tuple(analysis.downbeats), analysis)
-    if not analysis.bpm:
-        return replace(whole, note="no tempo found")
-    try:
-        from cratedigger.slicing import slice_loop
-    except ImportError as exc:
-        return replace(whole, note=f"slicing unavailable ({exc})")
-    last: Exception | None = None
-    for bars in SLICE_BARS:
-        try:
-            loop = slice_loop(audio, sample_rate=sample_rate, analysis=analysis, bars=bars)
-        except (AnalysisError, BadParameterError) as exc:
-            last = exc
-            continue
-        n_beats = loop.beats if isinstance(loop.beats, (int, np.integer)) else len(loop.beats)
-        beats = tuple(float(t) for t in np.arange(int(n_beats)) * 60.0 / loop.bpm)
-        return Sliced(loop.audio, float(loop.bpm), int(loop.bars), bpb, beats, beats[::bpb], analysis, whole=audio)
-    return replace(whole, note=f"not even one whole bar fits ({last})")
-
-
-def sliced_from_loop(loop: Any, beats_per_bar: int, whole: np.ndarray | None, note: str = "") -> Sliced:
-    """A slicing.LoopSlice as a Sliced, its grid starting at the loop's first sample."""
-    beats = tuple(float(t) for t in np.arange(int(loop.beats)) * 60.0 / loop.bpm)
-    audio = loop.audio if loop.audio.ndim == 1 else loop.audio.mean(axis=1, dtype=np.float32)
-    return Sliced(np.ascontiguousarray(audio, dtype=np.float32), float(loop.bpm), int(loop.bars), beats_per_bar,
-                  beats, beats[::beats_per_bar], None, note, whole)
+# The engine cuts every loop (cratedigger.loop, as `cratedigger slice`, `generate` and `vary` do); these
+# jobs only turn its Loop into a Fresh tray entry and back.
 
 
 @dataclass(frozen=True)
@@ -238,12 +182,12 @@ class RecutArgs:
     bars: int  # at most this many bars (1, 2, 4, 8)
 
 
-def recut_job(ctx: JobContext, args: RecutArgs) -> Sliced:
-    from cratedigger.regrid import LOOP_BEATS_PER_BAR, recut
+def recut_job(ctx: JobContext, args: RecutArgs, origin: Origin | None = None) -> Loop:
+    """Whole bars on the producer's grid (loop.loop_on_grid), every channel kept."""
+    from cratedigger.loop import loop_on_grid
 
-    loop = recut(args.audio, sample_rate=args.sample_rate, bpm=args.bpm, first_downbeat=args.first_downbeat,
-                 bars=args.bars)
-    return sliced_from_loop(loop, LOOP_BEATS_PER_BAR, args.audio)
+    return loop_on_grid(args.audio, sample_rate=args.sample_rate, bpm=args.bpm, first_downbeat=args.first_downbeat,
+                        bars=args.bars, origin=origin or Origin("sliced"))
 
 
 def overview_of(audio: np.ndarray) -> np.ndarray:
@@ -281,15 +225,8 @@ def with_drag_file(entry: Entry, drag_dir: Path) -> Entry:
         return entry
 
 
-@dataclass(frozen=True)
-class ParentGrid:
-    """What derived loops inherit from their source: its name and tempo grid."""
-
-    name: str
-    sample_id: int | None
-    bpm: float | None
-    beats_per_bar: int
-    first_downbeat: float
+# What derived loops inherit from their source: its name, library id and tempo grid (the engine's type).
+ParentGrid = SourceGrid
 
 
 def parent_grid(entry: Entry | None) -> ParentGrid | None:
@@ -298,27 +235,41 @@ def parent_grid(entry: Entry | None) -> ParentGrid | None:
     return ParentGrid(entry.name, entry.sample_id, entry.bpm, entry.beats_per_bar, 0.0)
 
 
-def window_shorter_than_a_bar(window_s: float, parent: ParentGrid) -> str:
-    bar = parent.beats_per_bar * 60.0 / parent.bpm
-    return (f"the model's window ({window_s:.2f} s) is shorter than one bar of “{parent.name}” "
-            f"({bar:.2f} s at {parent.bpm:.1f} BPM), so the variation is the whole window, not a loop")
+def fresh_loop(candidate: Any, *, model_info: dict, parent: ParentGrid | None, kind: str) -> Loop:
+    """A candidate as the engine cuts it (loop.loop_from_candidate: best_loop, or its source's grid for
+    a variation of a loop with a tempo), its origin the kind the app made it as."""
+    from cratedigger.loop import loop_from_candidate
+
+    loop = loop_from_candidate(candidate, model_info=model_info, source=parent)
+    if kind in ORIGIN_KINDS and kind != loop.origin.kind:
+        loop = loop.with_(origin=Origin(kind, loop.origin.provenance))
+    return loop
 
 
-def slice_on_parent_grid(audio: np.ndarray, sample_rate: int, parent: ParentGrid) -> Sliced:
-    """A variation cut to its source's tempo (the model keeps the source's time positions), the
-    analysis only when the source has no tempo."""
-    from cratedigger.regrid import recut
+def entry_of_loop(loop: Loop, *, key: str, name: str, parent_id: int | None) -> Entry:
+    """A Loop as a Fresh tray row: its audio, grid and analysis as the engine made them; `source` is its
+    origin kind, so `library list --source` finds it once kept."""
+    return Entry(
+        key=key, name=name, sample_rate=loop.sample_rate, duration=loop.duration, bpm=loop.bpm, bars=loop.bars,
+        beats_per_bar=loop.beats_per_bar, beats=loop.beats, downbeats=loop.downbeats, parent_id=parent_id,
+        source=loop.origin.kind, provenance=dict(loop.origin.provenance), overview=overview_of(loop.audio),
+        audio=loop.audio, whole=loop.whole, unsure=loop.unsure,  # the tempo bar shows a "?"
+        analysis=loop.analysis,
+    )
 
-    window = audio.shape[0] / sample_rate
-    bar = parent.beats_per_bar * 60.0 / parent.bpm
-    if bar > window + 0.025:
-        return Sliced(audio, None, None, parent.beats_per_bar, (), (), None, window_shorter_than_a_bar(window, parent))
-    try:
-        loop = recut(audio, sample_rate=sample_rate, bpm=parent.bpm, first_downbeat=parent.first_downbeat,
-                     beats_per_bar=parent.beats_per_bar)
-    except (AnalysisError, BadParameterError) as exc:
-        return Sliced(audio, None, None, parent.beats_per_bar, (), (), None, str(exc))
-    return sliced_from_loop(loop, parent.beats_per_bar, audio)
+
+def loop_of_entry(entry: Entry) -> Loop:
+    """A fresh entry as the engine's Loop, for Library.add_loop. An entry without an analysis but with a
+    tempo (an extension, an old Fresh tray record) is described by its grid, with its true length."""
+    analysis = entry.analysis
+    if analysis is None and entry.bpm:
+        from cratedigger.regrid import steady_grid
+
+        analysis = steady_grid(bpm=float(entry.bpm), duration=entry.duration, first_downbeat=entry.first_downbeat(),
+                               beats_per_bar=int(entry.beats_per_bar))
+    return Loop(audio=entry.audio, sample_rate=entry.sample_rate, origin=Origin(entry.source, entry.provenance),
+                bpm=entry.bpm, bars=entry.bars, beats_per_bar=entry.beats_per_bar, beats=tuple(entry.beats),
+                downbeats=tuple(entry.downbeats), analysis=analysis)
 
 
 def fresh_name(kind: str, number: int, parent: ParentGrid | None, index: int) -> str:
@@ -332,43 +283,15 @@ def prepare_fresh_job(
     ctx: JobContext, candidates: Sequence[Any], first_number: int, drag_dir: Path, model_info: dict,
     parent: ParentGrid | None, kind: str, store: Any = None, first_index: int = 1,
 ) -> list[Entry]:
-    """Analyse and slice a batch of candidates into Fresh tray entries (with a drag-ready WAV each),
-    stored in the Fresh tray folder (`store`, a FreshStore) as soon as each is ready."""
+    """Cut a batch of candidates into Fresh tray entries (with a drag-ready WAV each), stored in the
+    Fresh tray folder (`store`, a FreshStore) as soon as each is ready."""
     out = []
     for i, cand in enumerate(candidates):
         ctx.check()
-        if parent is not None and parent.bpm:
-            sliced = slice_on_parent_grid(cand.audio, cand.sample_rate, parent)
-        else:
-            sliced = analyse_and_slice(cand.audio, cand.sample_rate)
         number = first_number + i
-        params = dict(getattr(cand, "params", {}) or {})
-        provenance = {"model": model_info.get("ref"), "device": model_info.get("device"), "seed": cand.seed, **params}
-        if kind != "generated":
-            provenance["made_by"] = kind
-        if parent is not None:
-            provenance["parent_name"] = parent.name
-        if sliced.note:
-            provenance["analysis_note"] = sliced.note
-        entry = Entry(
-            key=f"fresh:{number}",
-            name=fresh_name(kind, number, parent, first_index + i),
-            sample_rate=cand.sample_rate,
-            duration=sliced.audio.shape[0] / cand.sample_rate,
-            bpm=sliced.bpm,
-            bars=sliced.bars,
-            beats_per_bar=sliced.beats_per_bar,
-            beats=sliced.beats,
-            downbeats=sliced.downbeats,
-            parent_id=parent.sample_id if parent else None,
-            # the origin kind is the library's `source`, so `library list --source variation` finds it
-            source=kind if kind in ORIGIN_KINDS else "generated",
-            provenance={k: v for k, v in provenance.items() if v is not None},
-            overview=overview_of(sliced.audio),
-            audio=np.ascontiguousarray(sliced.audio, dtype=np.float32),
-            whole=None if sliced.whole is None else np.ascontiguousarray(sliced.whole, dtype=np.float32),
-            unsure=tuple(getattr(sliced.analysis, "unsure", ())),  # the tempo bar shows a "?"
-        )
+        loop = fresh_loop(cand, model_info=model_info, parent=parent, kind=kind)
+        entry = entry_of_loop(loop, key=f"fresh:{number}", name=fresh_name(kind, number, parent, first_index + i),
+                              parent_id=parent.sample_id if parent else None)
         entry = with_drag_file(entry, drag_dir)
         store_entry(store, entry)
         out.append(entry)
@@ -391,21 +314,12 @@ def kind_prefix(kind: str) -> str:
 
 def prepare_extended_job(ctx: JobContext, result: Any, number: int, drag_dir: Path, model_info: dict, parent: Entry,
                          store: Any = None) -> list[Entry]:
-    """An ExtendResult as one Fresh entry: whole bars at the source tempo, no re-analysis needed."""
-    audio = np.ascontiguousarray(result.audio, dtype=np.float32)  # every channel: stereo stays stereo
-    bpm = float(result.bpm)
-    bpb = parent.beats_per_bar
-    bar = bpb * 60.0 / bpm
-    bars = max(1, int(round(audio.shape[0] / result.sample_rate / bar)))
-    beats = tuple(float(t) for t in np.arange(bars * bpb) * 60.0 / bpm)
-    entry = Entry(
-        key=f"fresh:{number}", name=f"{parent.name} +{result.bars_added} bars", sample_rate=result.sample_rate,
-        duration=audio.shape[0] / result.sample_rate, bpm=bpm, bars=bars, beats_per_bar=bpb, beats=beats,
-        downbeats=beats[::bpb], parent_id=parent.sample_id, source="extended",
-        provenance={"model": model_info.get("ref"), "made_by": "extended", "parent_name": parent.name,
-                    "seeds": list(result.seeds), **dict(result.params or {})},
-        overview=overview_of(audio), audio=audio,
-    )
+    """An ExtendResult as one Fresh entry (loop.extended_loop: whole bars at the source tempo, every channel)."""
+    from cratedigger.loop import extended_loop
+
+    loop = extended_loop(result, beats_per_bar=parent.beats_per_bar, source_name=parent.name, model_info=model_info)
+    entry = entry_of_loop(loop, key=f"fresh:{number}", name=f"{parent.name} +{result.bars_added} bars",
+                          parent_id=parent.sample_id)
     entry = with_drag_file(entry, drag_dir)
     store_entry(store, entry)
     return [entry]
@@ -413,11 +327,11 @@ def prepare_extended_job(ctx: JobContext, result: Any, number: int, drag_dir: Pa
 
 def recut_entry_job(ctx: JobContext, entry: Entry, args: RecutArgs, drag_dir: Path, store: Any = None) -> Entry:
     """A fresh entry re-cut on the producer's grid (same key), its drag file and stored copy updated."""
-    sliced = recut_job(ctx, args)
+    loop = recut_job(ctx, args)
     updated = entry.with_(
-        audio=sliced.audio, whole=args.audio, duration=sliced.audio.shape[0] / entry.sample_rate, bpm=sliced.bpm,
-        bars=sliced.bars, beats_per_bar=sliced.beats_per_bar, beats=sliced.beats, downbeats=sliced.downbeats,
-        overview=overview_of(sliced.audio), provenance={**entry.provenance, "tempo_set_by": "producer"},
+        audio=loop.audio, whole=args.audio, duration=loop.duration, bpm=loop.bpm, bars=loop.bars,
+        beats_per_bar=loop.beats_per_bar, beats=loop.beats, downbeats=loop.downbeats, analysis=loop.analysis,
+        overview=overview_of(loop.audio), provenance={**entry.provenance, "tempo_set_by": "producer"},
     )
     updated = with_drag_file(updated, drag_dir)
     store_entry(store, updated)
@@ -428,17 +342,10 @@ def recut_library_job(ctx: JobContext, handle: "LibraryHandle", entry: Entry, ar
     """A library loop re-cut on the producer's grid, kept as a new loop derived from it."""
     from cratedigger.library.naming import MAX_NAME_CHARS
 
-    sliced = recut_job(ctx, args)
-    name = f"{entry.name} · {sliced.bpm:.1f} BPM"[:MAX_NAME_CHARS]
-    sample = handle.library.add_audio(
-        sliced.audio, args.sample_rate, name=name, source=entry.source,
-        provenance={**entry.provenance, "tempo_set_by": "producer", "recut_from": entry.sample_id},
-        analysis={"bpm": sliced.bpm, "beats": sliced.beats, "downbeats": sliced.downbeats,
-                  "beats_per_bar": sliced.beats_per_bar},
-        bpm=sliced.bpm, bars=sliced.bars, tags=entry.tags, parent_id=entry.sample_id,
-    )
-    return handle.entry(sample)
-
+    origin = Origin(entry.source, {**entry.provenance, "tempo_set_by": "producer", "recut_from": entry.sample_id})
+    loop = recut_job(ctx, args, origin)
+    name = f"{entry.name} · {loop.bpm:.1f} BPM"[:MAX_NAME_CHARS]
+    return handle.entry(handle.library.add_loop(loop, name=name, tags=entry.tags, parent_id=entry.sample_id))
 
 def load_fresh_job(ctx: JobContext, store: Any, drag_dir: Path) -> list[Entry]:
     """The Fresh tray as it was left: every stored loop, with thumbnails and drag files."""
@@ -545,19 +452,10 @@ def load_detail_job(ctx: JobContext, handle: LibraryHandle, entry: Entry) -> Det
 
 
 def keep_job(ctx: JobContext, handle: LibraryHandle, entry: Entry) -> Entry:
-    """Store a fresh loop in the library, with its provenance and lineage."""
-    lib = handle.library
-    sample = lib.add_audio(
-        entry.audio, entry.sample_rate, name=entry.name, source=entry.source, provenance=entry.provenance,
-        analysis={"bpm": entry.bpm, "beats": entry.beats, "downbeats": entry.downbeats, "beats_per_bar": entry.beats_per_bar,
-                  "duration": entry.duration}
-        if entry.bpm else None,
-        bpm=entry.bpm, bars=entry.bars, tags=entry.tags, parent_id=entry.parent_id, notes=entry.notes,
-    )
-    if entry.rating:
-        sample = lib.rate(sample.id, entry.rating)
-    if entry.favourite:
-        sample = lib.set_favourite(sample.id, True)
+    """Store a fresh loop in the library (Library.add_loop: the row, its origin as `source`, its analysis,
+    rating, favourite, tags and notes in one commit), with its lineage."""
+    sample = handle.library.add_loop(loop_of_entry(entry), name=entry.name, tags=entry.tags, rating=entry.rating,
+                                     favourite=entry.favourite, notes=entry.notes, parent_id=entry.parent_id)
     return handle.entry(sample)
 
 
