@@ -85,3 +85,23 @@ def test_keep_stores_the_tray_loop_with_its_analysis_and_curation_in_one_go(clip
     assert analysis["backend"] == entry.analysis.backend and analysis["beats"] == pytest.approx(entry.beats)
     assert s.provenance == {"model": "starter", "seed": 5}
     handle.close()
+
+
+def test_a_stereo_fresh_loop_recut_on_the_producers_grid_stays_stereo_and_is_kept_with_that_grid(clip, tmp_path):
+    from cratedigger.loop import Origin, loop_on_grid
+    from cratedigger_ui.tasks import LibraryHandle, RecutArgs, keep_job, prepare_fresh_job, recut_entry_job
+
+    stereo = np.stack([clip, 0.5 * clip], axis=1).astype(np.float32)
+    (entry,) = prepare_fresh_job(Ctx(), [FakeCandidate(0, 5, stereo, RATE)], 1, tmp_path / "drag", {}, None, "generated")
+    assert entry.audio.shape[1] == 2 and entry.whole.shape == stereo.shape
+    args = RecutArgs(audio=entry.clip(), sample_rate=RATE, bpm=166.0, first_downbeat=0.2, bars=2)
+    recut = recut_entry_job(Ctx(), entry, args, tmp_path / "drag")
+    engine = loop_on_grid(stereo, sample_rate=RATE, bpm=166.0, first_downbeat=0.2, bars=2, origin=Origin("generated"))
+    assert recut.audio.shape == engine.audio.shape and recut.audio.shape[1] == 2  # every channel kept
+    np.testing.assert_array_equal(recut.audio, engine.audio)
+    assert (recut.bpm, recut.bars, recut.beats) == (engine.bpm, engine.bars, engine.beats)
+    handle = LibraryHandle(tmp_path / "lib")
+    s = handle.library.get(keep_job(Ctx(), handle, recut).sample_id)
+    assert s.channels == 2 and s.bars == 2 and s.provenance["tempo_set_by"] == "producer"
+    assert handle.library.analysis(s.id)["duration"] == pytest.approx(recut.duration, abs=1e-5)
+    handle.close()

@@ -37,7 +37,7 @@ class Entry:
     audio: np.ndarray | None = None  # float32 [n] or [n, ch] as made: fresh entries only
     drag_path: Path | None = None  # a ready WAV for drag-out, made on a pool thread
     kept: bool = False  # fresh entries: already added to the library
-    whole: np.ndarray | None = None  # float32 [n] mono: fresh entries, the clip before it was cut
+    whole: np.ndarray | None = None  # float32, channels as audio: fresh entries, the clip before it was cut
     notes: str = ""
     unsure: tuple[str, ...] = ()  # what the analysis was not sure of: "tempo", "beat 1" (AnalysisResult.unsure)
     # fresh entries: the engine's AnalysisResult of `audio` (cratedigger.loop.Loop.analysis), what Keep stores
