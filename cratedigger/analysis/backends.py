@@ -16,11 +16,12 @@ from cratedigger.analysis import _madmom
 FPS = 100
 
 
-def madmom_activations(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """madmom's downbeat RNN ensemble. Its models are CC BY-NC-SA 4.0 (see _madmom)."""
+def madmom_activations(mono: np.ndarray, sample_rate: int, *, networks: int = _madmom.ENSEMBLE
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """madmom's downbeat RNN ensemble (its first `networks`). Its models are CC BY-NC-SA 4.0 (see _madmom)."""
     if sample_rate != _madmom.MADMOM_SR:  # the networks only know 44.1 kHz
         mono = soxr.resample(mono, sample_rate, _madmom.MADMOM_SR).astype(np.float32)
-    beat_only, down = _madmom.downbeat_activations(mono)
+    beat_only, down = _madmom.downbeat_activations(mono, networks)
     return np.clip(beat_only + down, 0.0, 1.0), down
 
 
@@ -63,6 +64,10 @@ def librosa_envelopes(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, n
 # stays that of one chunk (~250 MB for madmom) however long the record is.
 CHUNK_S = 60.0
 CONTEXT_S = 4.0
+# A long recording is heard by LONG_NETWORKS of madmom's eight: each network costs about 2/3 of all
+# the feature extraction, so three halve the time. One network alone is 4x faster but reads slow
+# shuffles and cajon grooves in 3 (75 s records from benchmarks/groove_corpus.py); three held them.
+LONG_NETWORKS = 3
 
 
 def chunked_activations(
@@ -81,7 +86,7 @@ def chunked_activations(
         a, b = max(0, c0 - context), min(n_samples, c1 + context)
         piece = read(a, b)
         if backend == "madmom":
-            beat, down = madmom_activations(piece, sample_rate)
+            beat, down = madmom_activations(piece, sample_rate, networks=LONG_NETWORKS)
         else:
             beat, down = librosa_envelopes(piece, sample_rate)  # normalised over the whole record below
         f0 = int(round((c0 - a) / sample_rate * FPS))
