@@ -56,7 +56,8 @@ def answers(capsys, path, tmp_path) -> dict:
     got["slice"] = (acid["beats"] // acid["meter"][0], acid["meter"][0])
     assert acid["meter"][1] == 4
     root = tmp_path / "lib"
-    run(capsys, "library", "--root", root, "add", path)
+    added = run(capsys, "library", "--root", root, "add", path)
+    got["add says"] = added.split("  ")[2]  # "<id>: <name>  <bpm>  <bars>  [tags]"
     (row,) = json.loads(run(capsys, "library", "--root", root, "list", "--json"))
     got["library"] = (row["bars"], row["beats_per_bar"])
     out = tmp_path / "export"
@@ -75,6 +76,7 @@ def test_a_one_bar_break_is_one_bar_of_4_4_everywhere(capsys, tmp_path, one_bar_
     got = answers(capsys, one_bar_break, tmp_path)
     # before: analyze (1, 2), slice (1, 2), library and export (2, 2) named ..._2bar, the app (None, 4)
     assert got.pop("export name") == "break02_140bpm_1bar.wav"
+    assert got.pop("add says") == "1 bar"  # before: "1 bars"
     assert got == {tool: (1, 4) for tool in ("analyze", "slice", "library", "export", "app")}
 
 
@@ -82,6 +84,7 @@ def test_a_clip_a_few_samples_short_of_two_bars_is_two_bars_everywhere(capsys, t
     got = answers(capsys, short_two_bars, tmp_path)
     # before: the library said 2 bars and slice, analyze and the app 1
     assert got.pop("export name") == "short_two_133bpm_2bar.wav"
+    assert got.pop("add says") == "2 bars"
     assert got == {tool: (2, 4) for tool in ("analyze", "slice", "library", "export", "app")}
 
 
@@ -93,6 +96,7 @@ def test_a_3_4_reading_of_a_one_bar_4_4_loop_is_4_4_everywhere(capsys, tmp_path)
     sf.write(path, audio, rate, subtype="PCM_16")
     got = answers(capsys, path, tmp_path)
     assert got.pop("export name") == "rave_kick02_90bpm_1bar.wav"
+    got.pop("add says")
     assert got == {tool: (1, 4) for tool in ("analyze", "slice", "library", "export", "app")}
 
 

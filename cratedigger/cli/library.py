@@ -151,7 +151,7 @@ def _add(args: argparse.Namespace) -> int:
                 continue
             s = result.sample
             note = "already in the library as" if result.duplicate else "added"
-            print(f"{note} {s.id}: {s.name}  {_bpm_text(s.bpm)}  {s.bars or '-'} bars  [{', '.join(s.tags)}]", flush=True)
+            print(f"{note} {s.id}: {s.name}  {_bpm_text(s.bpm)}  {_bars_text(s.bars)}  [{', '.join(s.tags)}]", flush=True)
     return EXIT_SOME_FAILED if failed else 0
 
 
@@ -177,6 +177,10 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{s.id:>6}  {stars} {fav} {_bpm_text(s.bpm):>9}  {(str(s.bars) + ' bar') if s.bars else '-':>6}  "
               f"{s.duration:6.2f}s  {s.source:<9}  {s.name}  [{', '.join(s.tags)}]")
     return 0
+
+
+def _bars_text(bars: int | None) -> str:
+    return "- bars" if not bars else f"{bars} bar" + ("" if bars == 1 else "s")
 
 
 def _bpm_text(bpm: float | None) -> str:
