@@ -74,9 +74,8 @@ def _clip_as_threshold(cls, scheduler_config: dict) -> dict:
     with a maximum of the clip range is that same clip (s = max|x0| clamped to [1, range] = range).
     Without it DPM-Solver++ and UniPC land far from DDIM on a clipped model (benchmarks/fast_sampling.py).
     """
-    if not scheduler_config.get("clip_sample") or "clip_sample" in _init_params(cls):
-        return {}
-    if "thresholding" not in _init_params(cls):
+    params = _init_params(cls)
+    if not scheduler_config.get("clip_sample") or "clip_sample" in params or "thresholding" not in params:
         return {}
     limit = float(scheduler_config.get("clip_sample_range", 1.0))
     return {"thresholding": True, "dynamic_thresholding_ratio": 1.0, "sample_max_value": limit}

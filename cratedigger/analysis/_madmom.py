@@ -71,14 +71,14 @@ def downbeat_network(networks: int = ENSEMBLE):
     import_madmom()
     from madmom.features.downbeats import RNNDownBeatProcessor
 
-    full = RNNDownBeatProcessor()
     if networks == ENSEMBLE:
-        return full
+        return RNNDownBeatProcessor()
     from madmom.ml.nn import NeuralNetworkEnsemble
     from madmom.models import DOWNBEATS_BLSTM
     from madmom.processors import SequentialProcessor
 
-    pre, _ensemble, keep = full.processors
+    # the whole ensemble's feature extraction and output step, shared (calls hold _net_lock)
+    pre, _ensemble, keep = downbeat_network(ENSEMBLE).processors
     return SequentialProcessor((pre, NeuralNetworkEnsemble.load(DOWNBEATS_BLSTM[:networks]), keep))
 
 
