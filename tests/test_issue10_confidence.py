@@ -17,8 +17,8 @@ from cratedigger.analysis import AnalysisResult, analyze
 from cratedigger.cli import main
 from cratedigger.library import Library
 from cratedigger_ui.entries import Entry
-from cratedigger_ui.tasks import ExportOptions
 from library_helpers import click_loop, parse_wav
+from ui_helpers import export_loop
 
 RATE = 22050
 # nothing in these tells the answer: quarter-note ride with no accent (which beat is 1?) and even
@@ -129,12 +129,7 @@ def test_moving_beat_one_moves_the_loop_region_and_the_recut_export_starts_there
     qtbot.waitUntil(lambda: window.library_model.rowCount() == 2, timeout=20000)
     recut = next(e for e in window.library_model.entries() if e.name.startswith("early one ·"))
     assert recut.bpm == pytest.approx(120.0) and recut.bars == 2 and recut.downbeats[0] == pytest.approx(0.0)
-    out = tmp_path / "export"
-    window.choose_export_options = lambda defaults, count, without: ExportOptions(folder=out)
-    qtbot.waitUntil(lambda: window.current is not None and window.current.key == recut.key, timeout=10000)
-    window.export_selection()
-    qtbot.waitUntil(lambda: bool(list(out.glob("*.wav"))), timeout=20000)
-    (path,) = out.glob("*.wav")
+    path = export_loop(window, qtbot, recut.key, tmp_path / "export")
     wav = parse_wav(path)
     assert path.name.endswith("_120bpm_2bar.wav") and wav.acid["beats"] == 8
     assert wav.acid["tempo"] == pytest.approx(120.0)

@@ -14,6 +14,7 @@ from cratedigger.library import Library
 from cratedigger_ui.entries import Entry
 from cratedigger_ui.tasks import ExportOptions
 from library_helpers import click_loop, parse_wav
+from ui_helpers import export_loop
 
 RATE = 22050
 
@@ -77,12 +78,7 @@ def test_a_half_speed_reading_is_fixed_with_x2_and_recut(make_window, qtbot, tem
     qtbot.waitUntil(lambda: window.library_model.rowCount() == 3, timeout=20000)
     recut = next(e for e in window.library_model.entries() if e.name.startswith("half speed ·"))
     assert recut.bars == 2 and recut.bpm == pytest.approx(133.4, abs=0.05)
-    out = tmp_path / "export"
-    window.choose_export_options = lambda defaults, count, without: ExportOptions(folder=out)
-    qtbot.waitUntil(lambda: window.current is not None and window.current.key == recut.key, timeout=10000)
-    window.export_selection()
-    qtbot.waitUntil(lambda: bool(list(out.glob("*.wav"))), timeout=20000)
-    (path,) = out.glob("*.wav")
+    path = export_loop(window, qtbot, recut.key, tmp_path / "export")
     wav = parse_wav(path)
     assert path.name.endswith("_133bpm_2bar.wav") and wav.acid["beats"] == 8
     assert wav.acid["tempo"] == pytest.approx(133.4, abs=0.05)
