@@ -147,35 +147,21 @@ def test_export_many_and_bad_options(lib, tmp_path):
     assert not (tmp_path / "none").exists()  # checked every id before writing anything
 
 
-def test_export_of_a_longer_sample_slices_whole_bars(lib, tmp_path, monkeypatch):
-    """A sample that is not a whole-bar loop goes through analysis + slice_loop (the engine contract)."""
-    import cratedigger.analysis as analysis_module
+def test_export_of_a_longer_sample_cuts_whole_bars_with_the_slicer(tmp_path):
+    """A sample that is not a whole-bar loop is analysed afresh and cut by the engine's slicer, which
+    falls back from 4 to the 2 bars that fit by itself (export has no retry loop of its own)."""
+    from drum_audio import rock_pattern
 
-    audio = click_loop(bpm=100.0, bars=3, sample_rate=SR)[: int(SR * 6.5)]  # 2.7 bars: not a loop
-    s = lib.add_audio(audio, SR, name="raw", source="imported")  # stored without analysis: analysed afresh
-    assert s.bars is None
-    calls = {}
-
-    def fake_analyze(a, *, sample_rate, backend="auto"):
-        calls["analyze"] = (a.shape, sample_rate)
-        return FakeAnalysis(bpm=100.0, beats_per_bar=4)
-
-    def fake_slice_loop(a, *, sample_rate, analysis, bars=4):
-        calls.setdefault("bars", []).append(bars)
-        if bars > 2:
-            raise BadParameterError(f"only 2 whole bars, asked for {bars}")
-        n = int(round(bars * 4 * 60 / analysis.bpm * sample_rate))
-        return types.SimpleNamespace(audio=a[:n], sample_rate=sample_rate, start=0, end=n, bars=bars, beats=bars * 4, bpm=100.0)
-
-    monkeypatch.setattr(analysis_module, "analyze", fake_analyze, raising=False)
-    monkeypatch.setitem(sys.modules, "cratedigger.slicing", types.SimpleNamespace(slice_loop=fake_slice_loop))
-    path = export_sample(lib, s.id, tmp_path)
-    assert calls["bars"] == [4, 2] and calls["analyze"] == (audio.shape, SR)
+    audio = rock_pattern(bpm=100.0, bars=3, sample_rate=SR)[: int(SR * 6.5)]  # 2.7 bars: not a loop
+    with Library.open(tmp_path / "lib", analyzer=None) as library:
+        s = library.add_audio(audio, SR, name="raw", source="imported")  # stored without analysis
+        assert s.bars is None and library.analysis(s.id) is None
+        path = export_sample(library, s.id, tmp_path / "out")
+        with pytest.raises(BadParameterError, match="bars must be"):
+            export_sample(library, s.id, tmp_path / "out", bars=0)
     assert path.name == "raw_100bpm_2bar.wav"
-    assert sf.info(path).frames == int(round(2 * 4 * 60 / 100 * SR))
+    assert abs(sf.info(path).frames - 2 * 4 * 60 / 100 * SR) <= SR * 0.02
     assert parse_wav(path).acid["beats"] == 8
-    with pytest.raises(BadParameterError, match="bars must be"):
-        export_sample(lib, s.id, tmp_path, bars=0)
 
 
 def test_export_for_drag_reuses_one_cache_file(lib, tmp_path):

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from cratedigger import tempo_fit
+from cratedigger.audio import resample as audio_resample
 from cratedigger.audio.io import MAX_PCM_PEAK, fit_pcm, validate_audio
-from cratedigger.errors import AnalysisError, BadParameterError, LibraryError
+from cratedigger.errors import AnalysisError, AudioFileError, BadParameterError, LibraryError
 from cratedigger.library import files, riff
 from cratedigger.library.naming import candidate_names
 from cratedigger.library.store import Library, Sample, SampleRef
@@ -75,63 +76,58 @@ def write_loop_wav(
 
 def loop_audio(library: Library, sample: SampleRef, *, bars: int = 4) -> LoopAudio:
     """The sample's audio cut to whole bars: as stored when it already is a whole-bar loop,
-    otherwise sliced (`bars` bars, fewer when the sample is shorter) with the engine's slicer."""
+    otherwise the engine's slicer's cut (the longest of 8/4/2/1 bars, at most `bars`, that fits).
+
+    Only the loop is read from the file (slicing.slice_file), so exporting a cut of an imported
+    2-hour record costs the loop's memory, not the record's.
+    """
     if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
         raise BadParameterError(f"bars must be a whole number >= 1, got {bars!r}")
     s = sample if isinstance(sample, Sample) else library.get(sample)
-    audio, sample_rate = library.read_audio(s)
     if s.bars and s.bpm:
+        audio, sample_rate = library.read_audio(s)
         return LoopAudio(audio, sample_rate, float(s.bpm), int(s.bars), int(s.beats_per_bar or 4))
-    try:
-        from cratedigger.slicing import slice_loop
-    except ImportError as exc:
-        raise LibraryError(f"sample {s.id} ({s.name}) is not a whole-bar loop and the slicer is unavailable ({exc})") from exc
     from cratedigger.regrid import loop_meter
+    from cratedigger.slicing import BAR_CHOICES, slice_file
 
-    analysis = loop_meter(_analysis_of(library, s, audio, sample_rate))  # bars counted as every tool counts them
+    analysis = loop_meter(_analysis_of(library, s))  # bars counted as every tool counts them
     if analysis.bpm is None:
         raise LibraryError(f"sample {s.id} ({s.name}): no tempo found, so it cannot be cut to whole bars")
-    want = bars
-    while True:
-        try:
-            loop = slice_loop(audio, sample_rate=sample_rate, analysis=analysis, bars=want)
-            break
-        except (AnalysisError, BadParameterError) as exc:
-            if want <= 1:
-                raise LibraryError(f"sample {s.id} ({s.name}): too short or unsteady to cut a whole bar ({exc})") from exc
-            want //= 2
-    return LoopAudio(loop.audio, loop.sample_rate, float(loop.bpm), int(loop.bars),
-                     int(getattr(loop, "beats_per_bar", 0) or max(1, loop.beats // loop.bars)))
-
-
-def _analysis_of(library: Library, s: Sample, audio: np.ndarray, sample_rate: int) -> Any:
-    """The analysis stored at import when it can be rebuilt (saves seconds), else a fresh one."""
+    most = max(b for b in BAR_CHOICES if b <= bars)  # the slicer cuts 1/2/4/8 bars and falls back by itself
     try:
-        import cratedigger.analysis as analysis_module
+        loop = slice_file(s.path, analysis=analysis, bars=most)
+    except AudioFileError as exc:
+        raise LibraryError(f"sample {s.id}: its file cannot be read ({exc}); run `check`") from exc
+    except (AnalysisError, BadParameterError) as exc:
+        raise LibraryError(f"sample {s.id} ({s.name}): too short or unsteady to cut a whole bar ({exc})") from exc
+    return LoopAudio(loop.audio, loop.sample_rate, float(loop.bpm), int(loop.bars), int(loop.beats_per_bar))
+
+
+def _analysis_of(library: Library, s: Sample) -> Any:
+    """The analysis stored at import when it can be rebuilt (saves seconds), else a fresh one of the
+    file (block by block for a long record)."""
+    try:
+        from cratedigger.analysis import AnalysisResult, analyze_file
     except ImportError as exc:
         raise LibraryError(f"sample {s.id} ({s.name}): the tempo analysis is unavailable ({exc})") from exc
     stored = library.analysis(s.id)
-    result_type = getattr(analysis_module, "AnalysisResult", None)
-    if stored and stored.get("bpm") and stored.get("beats") and hasattr(result_type, "from_dict"):
+    if stored and stored.get("bpm") and stored.get("beats"):
         if not stored.get("duration"):  # loops kept by older app versions stored no duration: it is the file's
-            stored = {**stored, "duration": audio.shape[0] / sample_rate}
-        return result_type.from_dict(stored)
-    analyze = getattr(analysis_module, "analyze", None)
-    if analyze is None:
-        raise LibraryError(f"sample {s.id} ({s.name}) is not a whole-bar loop and the tempo analysis is unavailable")
+            stored = {**stored, "duration": s.duration}
+        return AnalysisResult.from_dict(stored)
     try:
-        return analyze(audio, sample_rate=sample_rate)
+        return analyze_file(s.path)[0]
+    except AudioFileError as exc:
+        raise LibraryError(f"sample {s.id}: its file cannot be read ({exc}); run `check`") from exc
     except AnalysisError as exc:
         raise LibraryError(f"sample {s.id} ({s.name}): cannot find its beat to cut whole bars ({exc})") from exc
 
 
 def resample(audio: np.ndarray, *, sample_rate: int, rate: int | None) -> tuple[np.ndarray, int]:
-    """soxr very-high-quality resampling to `rate` (None or equal: unchanged)."""
+    """To the export rate `rate` (None or equal: unchanged), at the engine's keep quality."""
     if rate is None or rate == sample_rate:
         return audio, sample_rate
-    import soxr
-
-    return soxr.resample(audio, sample_rate, rate, quality="VHQ").astype(np.float32), rate
+    return audio_resample.resample(audio, from_rate=sample_rate, to_rate=rate, quality=audio_resample.KEEP), rate
 
 
 def export_sample(
