@@ -21,8 +21,8 @@ import numpy as np
 
 from cratedigger.analysis import AnalysisResult
 from cratedigger.errors import AnalysisError, BadParameterError
-from cratedigger.loop import DEFAULT_BEATS_PER_BAR as LOOP_BEATS_PER_BAR
-from cratedigger.loop import loop_beats_per_bar
+from cratedigger.bars import DEFAULT_BEATS_PER_BAR as LOOP_BEATS_PER_BAR
+from cratedigger.bars import loop_beats_per_bar
 
 MIN_BPM, MAX_BPM = 20.0, 400.0  # what extend accepts and an acid chunk carries comfortably
 
@@ -36,7 +36,7 @@ def check_bpm(bpm: float) -> float:
 
 
 def loop_meter(analysis: AnalysisResult) -> AnalysisResult:
-    """The analysis as loops count it (loop.loop_beats_per_bar): a 2/4 (or 1/4) reading becomes 4/4 by
+    """The analysis as loops count it (bars.loop_beats_per_bar): a 2/4 (or 1/4) reading becomes 4/4 by
     keeping every other downbeat (every fourth for 1/4); a 3/4 reading of a clip that is whole bars of
     4/4 and not of 3/4 becomes 4/4 from its first downbeat; other meters stay as found. Beats and tempo
     never change."""

@@ -19,7 +19,7 @@ import numpy as np
 from cratedigger.analysis import AnalysisResult
 from cratedigger.audio.dsp import nearest_zero_crossing, to_mono
 from cratedigger.errors import AnalysisError, BadParameterError
-from cratedigger.loop import whole_bars
+from cratedigger.bars import whole_bars
 
 BAR_CHOICES = (1, 2, 4, 8)
 SEAM_MS = 5.0  # crossfade (or fade) length at the wrap; short enough not to smear a hit
@@ -69,7 +69,7 @@ class LoopPlan:
 
 def plan_loop(analysis: AnalysisResult, *, sample_rate: int, n_samples: int, bars: int = 4) -> LoopPlan:
     """The longest loop of 1/2/4/8 bars (at most `bars`) that starts on a downbeat and fits the clip,
-    or the whole clip when it spans whole bars (loop.whole_bars) and no as long a cut fits."""
+    or the whole clip when it spans whole bars (bars.whole_bars) and no as long a cut fits."""
     if bars not in BAR_CHOICES:
         raise BadParameterError(f"bars must be one of {BAR_CHOICES}, got {bars!r}")
     if sample_rate <= 0:
@@ -82,7 +82,7 @@ def plan_loop(analysis: AnalysisResult, *, sample_rate: int, n_samples: int, bar
     per_bar = analysis.beats_per_bar or 4
     beat_samples = 60.0 * sample_rate / analysis.bpm
     slack = int(END_SLACK_S * sample_rate)
-    # A clip that already is whole bars (loop.whole_bars, the library's rule) is that loop as it is,
+    # A clip that already is whole bars (bars.whole_bars, the library's rule) is that loop as it is,
     # at the tempo its length gives: in its place among the cuts when it is a few samples short of
     # N bars from a downbeat at its start (no N-bar cut fits it, so N bars were skipped), and as the
     # last resort when no bar fits from any downbeat (a loop file whose beat 1 the analysis heard
