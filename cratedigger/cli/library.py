@@ -5,6 +5,7 @@
     cratedigger library tag ID T... | untag ID T... | rate ID N | trash ID... | restore ID... | purge [ID...]
     cratedigger library export ID... --to DIR [--rate 44100] [--bits 24] [--bpm 90 [--fit stretch|repitch]]
     cratedigger library similar ID [--limit N] [--json]
+    cratedigger library recut ID --bpm N [--first-downbeat S] [--bars N]
     cratedigger library check [--repair] [--deep] [--rebuild]
 
 The folder is --root, else $CRATEDIGGER_LIBRARY, else the platform's user data folder.
@@ -56,7 +57,7 @@ def _sample_id(text: str) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "library",
-        help="the sample library: add, list, tag, rate, export, check",
+        help="the sample library: add, list, tag, rate, export, recut, check",
         description="Manage the sample library (a folder holding library.db and the audio).",
     )
     root_help = "library folder (default: $CRATEDIGGER_LIBRARY, else the user data folder)"
@@ -123,6 +124,14 @@ def register(subparsers) -> None:
     ap.add_argument("id", type=_sample_id)
     ap.add_argument("--limit", type=int, default=10, metavar="N", help="at most N samples (default 10)")
     ap.add_argument("--json", action="store_true", help="a JSON list of {id, distance, ...}, nearest first")
+
+    ap = action("recut", "cut a loop again on a tempo and beat 1 you set, kept as a new sample derived from it "
+                         "(the original is unchanged)", _recut)
+    ap.add_argument("id", type=_sample_id)
+    ap.add_argument("--bpm", type=float, required=True, metavar="N", help="the loop's tempo as you hear it")
+    ap.add_argument("--first-downbeat", type=float, default=0.0, metavar="S",
+                    help="where beat 1 falls, in seconds from the start (default 0)")
+    ap.add_argument("--bars", type=int, default=8, metavar="N", help="at most this many bars: 1, 2, 4 or 8 (default 8)")
 
     ap = action("check", "find rows without files and files without rows (exit status 1 when any)", _check)
     ap.add_argument("--repair", action="store_true", help="fix what was found (nothing is deleted that holds audio)")
@@ -272,10 +281,19 @@ def _similar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recut(args: argparse.Namespace) -> int:
+    from cratedigger.library.recut import recut_sample
+
+    with _open(args) as lib:
+        s = recut_sample(lib, args.id, bpm=args.bpm, first_downbeat=args.first_downbeat, bars=args.bars)
+    print(f"recut {s.parent_id} as {s.id}: {s.name}  {_bpm_text(s.bpm)}  {_bars_text(s.bars)}  [{', '.join(s.tags)}]")
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     if args.rebuild:
         from cratedigger.library import resolve_root
-        from cratedigger.library.integrity import rebuild_library
+        from cratedigger.library.rebuild import rebuild_library
 
         set_aside, used, report = rebuild_library(resolve_root(args.root))
         if set_aside is not None:

@@ -14,16 +14,51 @@ Threads: each thread gets its own SQLite connection; writes from any thread queu
 lock. Every sample file is written completely before its row exists; `lib.check(repair=True)` finishes
 whatever a killed process left half done.
 
-Modules: `db` (schema, migrations, transactions), `store` (Library), `integrity` (check, repair),
-`models` (Sample, SampleQuery, CheckReport), `files` (crash-safe writes), `export` (whole-bar WAVs),
-`riff` (acid/smpl chunks), `naming` (roots, tags, export file names).
+Modules: `db` (schema, migrations, the transaction), `connection` (opening a library folder, a
+connection per thread, reads and writes), `queries` (SampleQuery -> SQL), `rows` (column values <->
+Sample), `store` (Library: the operations), `integrity` (check, repair), `rebuild` (a new database
+from backups and audio), `models` (Sample, SampleQuery, CheckReport), `files` (crash-safe writes),
+`export` (whole-bar WAVs), `riff` (acid/smpl chunks), `naming` (roots, tags, export file names).
+Imports point one way, down that list's layers: rows and queries know nothing of the store, and
+integrity reaches the library only through its public `connection` and `adopt_orphan`.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from cratedigger.library.db import SOURCES
-from cratedigger.library.export import export_for_drag, export_sample, export_samples, loop_audio, write_loop_wav
 from cratedigger.library.models import CheckReport, ImportResult, Sample, SampleQuery
 from cratedigger.library.naming import default_root, resolve_root
-from cratedigger.library.store import Library
+
+if TYPE_CHECKING:
+    from cratedigger.library.export import export_for_drag, export_sample, export_samples, loop_audio, write_loop_wav
+    from cratedigger.library.store import Library
+
+# Loaded on first use, so that importing one small module (rows, queries, connection) does not load
+# the store and everything it imports.
+_LAZY = {
+    "Library": "store",
+    "export_for_drag": "export",
+    "export_sample": "export",
+    "export_samples": "export",
+    "loop_audio": "export",
+    "write_loop_wav": "export",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 __all__ = [
     "SOURCES",

@@ -19,6 +19,7 @@ from cratedigger.loop import ORIGIN_KINDS
 
 DB_NAME = "library.db"
 BACKUP_DIR = "backups"
+LOST_AND_FOUND = "lost+found"  # where check --repair puts what it will not delete: damaged audio, removed rows
 ROLLING_PREFIX = "rolling-"
 ROLLING_KEEP = 3
 ROLLING_EVERY_S = 24 * 3600.0

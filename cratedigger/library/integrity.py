@@ -4,6 +4,9 @@ Finds rows whose file is gone or not the length the row says, files under audio/
 journal entries (`pending_files`) of adds and purges whose process died, and temp files of dead
 writers. Repair never deletes audio that might be wanted: damaged and unreadable files go to
 lost+found/, readable orphans become samples again, and the metadata of removed rows is saved.
+
+It reaches the library only through `CheckedLibrary` (its folder, its `LibraryConnection`, and
+`adopt_orphan`), so it never imports the store that calls it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import shutil
 import sqlite3
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import soundfile as sf
@@ -24,32 +27,43 @@ import soundfile as sf
 from cratedigger.audio.io import iter_blocks, read_audio
 from cratedigger.errors import AudioFileError, LibraryError
 from cratedigger.library import files
+from cratedigger.library.connection import LibraryConnection
+from cratedigger.library.db import LOST_AND_FOUND
 from cratedigger.library.models import CheckReport
-from cratedigger.library.store import LOST_AND_FOUND, unpack_times
+from cratedigger.library.rows import unpack_times
 
-if TYPE_CHECKING:
-    from cratedigger.library.store import Library
+
+class CheckedLibrary(Protocol):
+    """What checking and repairing need of a library (`store.Library` is one): its folder, its
+    database, and a way to give an orphan file a row of its own (which needs the library's analyzer)."""
+
+    root: Path
+    connection: LibraryConnection
+
+    def adopt_orphan(self, rel: str, audio: np.ndarray, sample_rate: int) -> int: ...
+
 
 # No single write takes this long: a journal entry or temp file this old belongs to a dead writer.
 STALE_AFTER_S = 3600.0
 
 
-def _mtime(path: Path) -> float:
+def mtime_or_zero(path: Path) -> float:
+    """When `path` was last written (seconds since the epoch), 0 when it is gone or unreadable."""
     try:
         return path.stat().st_mtime
     except OSError:
         return 0.0
 
 
-def check_library(lib: Library, *, repair: bool = False, deep: bool = False) -> CheckReport:
+def check_library(lib: CheckedLibrary, *, repair: bool = False, deep: bool = False) -> CheckReport:
     """What is wrong (and with repair=True, what was fixed); see the module docstring.
 
     deep=True also hashes every file's audio against the stored content hash, so audio overwritten
     in place (same length, other sound) is found; it reads every file once.
     """
-    integrity = "; ".join(r[0] for r in lib._read("PRAGMA quick_check"))
-    rows = lib._read("SELECT id, path, frames, sample_rate, channels, content_hash FROM samples")
-    pending = {r["path"]: r for r in lib._read("SELECT path, op, pid, started FROM pending_files")}
+    integrity = "; ".join(r[0] for r in lib.connection.read("PRAGMA quick_check"))
+    rows = lib.connection.read("SELECT id, path, frames, sample_rate, channels, content_hash FROM samples")
+    pending = {r["path"]: r for r in lib.connection.read("SELECT path, op, pid, started FROM pending_files")}
     now = time.time()
     owned = {r["path"] for r in rows}
 
@@ -71,7 +85,7 @@ def check_library(lib: Library, *, repair: bool = False, deep: bool = False) -> 
         rel = path.relative_to(lib.root).as_posix()
         if files.is_temp_name(path.name):
             pid = files.temp_owner_pid(path.name)
-            if pid is None or not files.pid_alive(pid) or now - _mtime(path) > STALE_AFTER_S:
+            if pid is None or not files.pid_alive(pid) or now - mtime_or_zero(path) > STALE_AFTER_S:
                 temps.append(rel)
         elif rel not in owned and rel not in pending:
             orphans.append(rel)
@@ -82,7 +96,7 @@ def check_library(lib: Library, *, repair: bool = False, deep: bool = False) -> 
     return _repair(lib, report)
 
 
-def _content_matches(lib: Library, row: sqlite3.Row) -> bool:
+def _content_matches(lib: CheckedLibrary, row: sqlite3.Row) -> bool:
     """The file's decoded audio hashes to the stored content hash (read block by block)."""
     try:
         path = files.resolve_rel(lib.root, row["path"])
@@ -94,7 +108,7 @@ def _content_matches(lib: Library, row: sqlite3.Row) -> bool:
     return digest.hexdigest() == row["content_hash"]
 
 
-def _file_matches(lib: Library, row: sqlite3.Row) -> bool:
+def _file_matches(lib: CheckedLibrary, row: sqlite3.Row) -> bool:
     """The row's file exists and its header says the rate, channels and length the row says."""
     try:
         path = files.resolve_rel(lib.root, row["path"])
@@ -104,7 +118,7 @@ def _file_matches(lib: Library, row: sqlite3.Row) -> bool:
     return info.frames == row["frames"] and info.samplerate == row["sample_rate"] and info.channels == row["channels"]
 
 
-def _repair(lib: Library, report: CheckReport) -> CheckReport:
+def _repair(lib: CheckedLibrary, report: CheckReport) -> CheckReport:
     """Fix what `report` found, then check again; the new report says what is still wrong."""
     removed_temps: list[str] = []
     for rel in report.temp_files:
@@ -121,7 +135,7 @@ def _repair(lib: Library, report: CheckReport) -> CheckReport:
         if target.exists():  # a read-only folder: keep the journal entry, or the file would come back as "recovered"
             undeletable.append(rel)
             continue
-        with lib._tx("finish an interrupted write") as conn:
+        with lib.connection.transaction("finish an interrupted write") as conn:
             conn.execute("DELETE FROM pending_files WHERE path = ?", (rel,))
         finished.append(rel)
     damaged = (*report.missing_files, *report.changed_files)
@@ -131,7 +145,7 @@ def _repair(lib: Library, report: CheckReport) -> CheckReport:
         saved = [
             {**dict(r), "beats": list(unpack_times(r["beats"] or b"")),
              "downbeats": list(unpack_times(r["downbeats"] or b""))}
-            for r in lib._read(
+            for r in lib.connection.read(
                 "SELECT s.*, d.beats, d.downbeats, d.provenance, d.analysis FROM samples s "
                 "LEFT JOIN sample_data d ON d.sample_id = s.id WHERE s.id IN (SELECT value FROM json_each(?))",
                 (json.dumps(ids),),
@@ -146,7 +160,7 @@ def _repair(lib: Library, report: CheckReport) -> CheckReport:
                 overwrite=True,
             ),
         )
-        with lib._tx("remove rows whose files are gone") as conn:
+        with lib.connection.transaction("remove rows whose files are gone") as conn:
             conn.executemany("DELETE FROM samples WHERE id = ?", [(sid,) for sid in ids])
             conn.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM sample_tags)")
         removed = ids
@@ -167,7 +181,7 @@ def _repair(lib: Library, report: CheckReport) -> CheckReport:
             _to_lost_and_found(lib, rel)
             moved.append(rel)
             continue
-        adopted.append(lib._adopt(rel, audio, sample_rate))
+        adopted.append(lib.adopt_orphan(rel, audio, sample_rate))
     after = check_library(lib, deep=report.deep)
     return CheckReport(
         after.missing_files, after.orphan_files, after.interrupted, after.temp_files, after.integrity,
@@ -177,54 +191,7 @@ def _repair(lib: Library, report: CheckReport) -> CheckReport:
     )
 
 
-def rebuild_library(root: Path) -> tuple[Path | None, Path | None, CheckReport]:
-    """A way out of a damaged library.db: set it aside (in lost+found/), start again from the newest
-    sound backup in backups/ (or an empty database), then `check --repair`: rows whose files are gone
-    are dropped, files no row owns come back as samples (analysed again; their names, tags and
-    ratings are those of the backup, or "recovered ..." for audio added after it).
-
-    Returns (where the damaged database went, the backup used or None, the repair report).
-    """
-    from cratedigger.library import db
-    from cratedigger.library.store import Library
-
-    root = Path(root).absolute()
-    db_path = root / db.DB_NAME
-    set_aside = None
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    if db_path.exists():
-        folder = root / LOST_AND_FOUND
-        folder.mkdir(exist_ok=True)
-        set_aside = folder / f"library-damaged-{stamp}.db"
-        for suffix in ("", "-wal", "-shm"):
-            part = db_path.with_name(db_path.name + suffix)
-            if part.exists():
-                os.replace(part, set_aside.with_name(set_aside.name + suffix))
-    used = None
-    for candidate in sorted((root / db.BACKUP_DIR).glob("*.db"), key=_mtime, reverse=True):
-        try:
-            src = sqlite3.connect(f"{candidate.absolute().as_uri()}?mode=ro", uri=True)
-            try:
-                if src.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-                    continue
-                dest = sqlite3.connect(db_path)
-                try:
-                    src.backup(dest)
-                finally:
-                    dest.close()
-            finally:
-                src.close()
-        except sqlite3.Error:
-            db_path.unlink(missing_ok=True)
-            continue
-        used = candidate
-        break
-    with Library.open(root) as lib:
-        report = lib.check(repair=True)
-    return set_aside, used, report
-
-
-def _to_lost_and_found(lib: Library, rel: str) -> None:
+def _to_lost_and_found(lib: CheckedLibrary, rel: str) -> None:
     target = lib.root / LOST_AND_FOUND / rel
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Frozen values the library hands out and takes in: samples, queries, check reports."""
+"""Frozen values the library hands out and takes in: samples (and references to them), queries, check reports."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from cratedigger.errors import BadParameterError
 from cratedigger.library.db import SOURCES
@@ -102,6 +104,18 @@ class Sample:
             "notes": self.notes,
             "trashed": self.trashed,
         }
+
+
+SampleRef = int | Sample  # what operations on one sample take: the Sample or its id
+
+
+def sample_id(sample: SampleRef) -> int:
+    """The id of `sample` (a Sample, or an id as a Python or numpy whole number)."""
+    if isinstance(sample, Sample):
+        return sample.id
+    if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)):
+        raise BadParameterError(f"sample id must be a whole number, got {sample!r}")
+    return int(sample)
 
 
 def _int_tuple(values: int | Iterable[int] | None, what: str) -> tuple[int, ...]:
