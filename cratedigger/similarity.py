@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from cratedigger.errors import BadParameterError, CrateDiggerError, LibraryError
+from cratedigger.library.models import sample_id
 
 log = logging.getLogger(__name__)
 
@@ -272,12 +273,12 @@ def save_vector(conn: sqlite3.Connection, sample_id: int, blob: bytes) -> None:
 
 
 def _has_table(library: Any) -> bool:
-    return len(library._read("SELECT name FROM sqlite_master WHERE type = 'table' AND "
+    return len(library.connection.read("SELECT name FROM sqlite_master WHERE type = 'table' AND "
                              "name IN ('sample_features', 'similarity_meta')")) == 2
 
 
 def _has_matrix_table(library: Any) -> bool:
-    return bool(library._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'similarity_matrix'"))
+    return bool(library.connection.read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'similarity_matrix'"))
 
 
 def cached_matrix(library: Any, signature: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -285,10 +286,10 @@ def cached_matrix(library: Any, signature: tuple[int, int]) -> tuple[np.ndarray,
     count), else None. The blobs are read only when the small header matches."""
     if not _has_matrix_table(library):
         return None
-    head = library._read("SELECT generation, samples, version FROM similarity_matrix WHERE key = 1")
+    head = library.connection.read("SELECT generation, samples, version FROM similarity_matrix WHERE key = 1")
     if not head or (int(head[0][0]), int(head[0][1])) != tuple(signature) or int(head[0][2]) != FEATURE_VERSION:
         return None
-    row = library._read("SELECT ids, vectors FROM similarity_matrix WHERE key = 1")
+    row = library.connection.read("SELECT ids, vectors FROM similarity_matrix WHERE key = 1")
     if not row:
         return None
     id_blob, vector_blob = bytes(row[0][0]), bytes(row[0][1])
@@ -304,7 +305,7 @@ def store_matrix(library: Any, signature: tuple[int, int], ids: np.ndarray, vect
     if library.read_only:
         return
     try:
-        with library._tx("cache similarity vectors") as conn:
+        with library.connection.transaction("cache similarity vectors") as conn:
             ensure_table(conn)
             now = conn.execute("SELECT value FROM similarity_meta WHERE key = 'generation'").fetchone()
             count = conn.execute("SELECT COUNT(*) FROM samples").fetchone()
@@ -338,9 +339,9 @@ def ensure_features(library: Any, *, limit: int | None = None) -> int:
     if library.read_only:
         return 0
     if not _has_table(library):
-        with library._tx("prepare similarity search") as conn:
+        with library.connection.transaction("prepare similarity search") as conn:
             ensure_table(conn)
-    rows = library._read(
+    rows = library.connection.read(
         "SELECT s.id FROM samples s LEFT JOIN sample_features f ON f.sample_id = s.id "
         "WHERE f.sample_id IS NULL OR f.version != ? ORDER BY s.trashed_at IS NOT NULL, s.id"
         + ("" if limit is None else f" LIMIT {int(limit)}"),
@@ -353,7 +354,7 @@ def ensure_features(library: Any, *, limit: int | None = None) -> int:
         except CrateDiggerError as exc:  # an unreadable file: `check` reports it; skip it here
             log.warning("sample %s: no similarity features (%s)", sample.id, exc)
             continue
-        with library._tx("store similarity features") as conn:
+        with library.connection.transaction("store similarity features") as conn:
             if conn.execute("SELECT 1 FROM samples WHERE id = ?", (sample.id,)).fetchone():
                 save_vector(conn, sample.id, blob)
                 made += 1
@@ -364,7 +365,7 @@ def load_vectors(library: Any) -> tuple[np.ndarray, np.ndarray]:
     """(ids int64 [n], vectors float32 [n, DIM]) of every sample with a current vector, trashed included."""
     if not _has_table(library):
         return np.zeros(0, np.int64), np.zeros((0, DIM), np.float32)
-    rows = library._read("SELECT sample_id, vector FROM sample_features WHERE version = ?", (FEATURE_VERSION,))
+    rows = library.connection.read("SELECT sample_id, vector FROM sample_features WHERE version = ?", (FEATURE_VERSION,))
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     blob = b"".join(r[1] for r in rows)
     return ids, np.frombuffer(blob, dtype="<f4").reshape(len(rows), DIM)
@@ -388,8 +389,8 @@ class SimilarityIndex:
     def _current_signature(self) -> tuple[int, int]:
         if not _has_table(self.library):
             return (-1, -1)
-        generation = self.library._read("SELECT value FROM similarity_meta WHERE key = 'generation'")
-        total = self.library._read("SELECT COUNT(*) FROM samples")[0][0]
+        generation = self.library.connection.read("SELECT value FROM similarity_meta WHERE key = 'generation'")
+        total = self.library.connection.read("SELECT COUNT(*) FROM samples")[0][0]
         return (int(generation[0][0]) if generation else 0, int(total))
 
     def refresh(self, *, backfill: bool = True) -> None:
@@ -424,7 +425,7 @@ class SimilarityIndex:
         sample = self.library.get(sample_id)
         vector = _vector_of_sample(self.library, sample)
         if not self.library.read_only:
-            with contextlib.suppress(LibraryError), self.library._tx("store similarity features") as conn:
+            with contextlib.suppress(LibraryError), self.library.connection.transaction("store similarity features") as conn:
                 save_vector(conn, sample.id, vector.astype("<f4").tobytes())
         return vector
 
@@ -432,16 +433,16 @@ class SimilarityIndex:
         """See `similar`."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise BadParameterError(f"limit must be a whole number >= 1, got {limit!r}")
-        sid = self.library._id(sample)
+        sid = sample_id(sample)
         self.refresh(backfill=backfill)
-        if not self.library._read("SELECT 1 FROM samples WHERE id = ?", (sid,)):
+        if not self.library.connection.read("SELECT 1 FROM samples WHERE id = ?", (sid,)):
             raise LibraryError(f"no sample with id {sid} in {self.library.root}")
         query = self.vector(sid)
         if self._ids.size == 0:
             return []
         parts = self._blocks.distances(query)
         total = parts["distance"].copy()
-        trashed = [r[0] for r in self.library._read("SELECT id FROM samples WHERE trashed_at IS NOT NULL")]
+        trashed = [r[0] for r in self.library.connection.read("SELECT id FROM samples WHERE trashed_at IS NOT NULL")]
         total[np.isin(self._ids, [sid, *trashed])] = np.inf
         k = min(limit, int(np.isfinite(total).sum()))
         if k == 0:
@@ -456,7 +457,7 @@ class SimilarityIndex:
 def vector_of(library: Any, sample_id: int) -> np.ndarray:
     """The stored vector of one sample, computed (and stored where the library is writable) when missing."""
     if _has_table(library):
-        rows = library._read("SELECT vector FROM sample_features WHERE sample_id = ? AND version = ?",
+        rows = library.connection.read("SELECT vector FROM sample_features WHERE sample_id = ? AND version = ?",
                              (int(sample_id), FEATURE_VERSION))
         if rows:
             return np.frombuffer(rows[0][0], dtype="<f4").copy()
