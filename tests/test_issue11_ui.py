@@ -182,7 +182,7 @@ def test_fresh_loops_export_and_drag_at_the_project_tempo(make_window, qtbot, li
     qtbot.waitUntil(lambda: window.current is not None and window.current.key == entry.key, timeout=10000)
 
     # Export: what the dialog hands over at project tempo 120, re-pitched.
-    defaults = window._export_defaults()
+    defaults = window.library_ctl.export_defaults()
     assert (defaults.bpm, defaults.fit) == (120.0, "repitch")
     out = tmp_path / "export"
     window.choose_export_options = lambda d, count, without: ExportOptions(folder=out, bpm=d.bpm, fit=d.fit)

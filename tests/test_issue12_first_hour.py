@@ -52,7 +52,7 @@ def select(window, qtbot, name):
 def test_a_loop_without_whole_bars_exports_and_drags_as_is(make_window, qtbot, tempo_less_library, tmp_path):
     window = loaded(make_window, qtbot, 2)
     entry = select(window, qtbot, "kick")
-    qtbot.waitUntil(lambda: entry.sample_id in window._drag_files, timeout=10000)  # prepared off the GUI thread
+    qtbot.waitUntil(lambda: entry.sample_id in window.library_ctl._drag_files, timeout=10000)  # prepared off the GUI thread
     mime = window.library_model.mimeData([window.library_model.index(window.library_model.row_of(entry.key))])
     (url,) = mime.urls()  # before: the drag started but carried no URL
     wav = parse_wav(url.toLocalFile())
@@ -114,7 +114,7 @@ def test_the_fresh_tray_comes_back_after_a_restart(make_window, qtbot, tmp_path)
     entries = [fresh_entry(1), fresh_entry(2)]
     for e in entries:
         tasks.store_entry(window.fresh_store, e)
-    window._fresh_ready(entries)
+    window.generation.fresh_ready(entries)
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     window.fresh_list.setFocus()
@@ -138,7 +138,7 @@ def test_candidates_still_waiting_for_analysis_are_kept_on_quit(make_window, qtb
 
     window = make_window()
     cand = SimpleNamespace(audio=click_loop(bpm=120, bars=1, sample_rate=RATE), sample_rate=RATE, seed=7, params={})
-    window._pending_batches[5] = ([cand], "generated", None, 1)
+    window.generation._pending_batches[5] = ([cand], "generated", None, 1)
     window.close()
     assert window.fresh_store.numbers() == [5]
 
@@ -151,7 +151,7 @@ def test_keys_work_after_pressing_generate(make_window, qtbot, tmp_path):
     window.panel.remember_model(str(tmp_path / "no-such-model"))
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
-    window._fresh_ready([fresh_entry(1)])
+    window.generation.fresh_ready([fresh_entry(1)])
     window.fresh_list.setFocus()
     window.fresh_list.setCurrentIndex(window.fresh_model.index(0))
     qtbot.mouseClick(window.panel.generate_button, Qt.MouseButton.LeftButton)
@@ -183,7 +183,7 @@ def test_variations_are_named_after_and_cut_on_their_source(make_window, qtbot, 
                                                              seed=3, params={})], 8, tmp_path / "drag", {}, parent,
                                     "variation", None, 3)
     assert short[0].bpm is None and "window (1.49 s) is shorter than one bar" in short[0].provenance["analysis_note"]
-    window._fresh_ready(entries)
+    window.generation.fresh_ready(entries)
     assert window.fresh_model.entries()[0].name == "Dusty Amen · var 1"
 
 
@@ -336,7 +336,7 @@ def test_export_dialog_offers_depth_rate_and_as_is_and_remembers_the_folder(make
     from cratedigger_ui.widgets.export_dialog import ExportDialog
 
     window = loaded(make_window, qtbot, 2)
-    dialog = ExportDialog(window._export_defaults(), count=1, without_bars=1)
+    dialog = ExportDialog(window.library_ctl.export_defaults(), count=1, without_bars=1)
     qtbot.addWidget(dialog)
     dialog.folder_edit.setText(str(tmp_path / "out"))
     dialog.bits_box.setCurrentIndex(1)
@@ -350,7 +350,7 @@ def test_export_dialog_offers_depth_rate_and_as_is_and_remembers_the_folder(make
     qtbot.waitUntil(lambda: (tmp_path / "out" / "kick.wav").exists(), timeout=20000)
     wav = parse_wav(tmp_path / "out" / "kick.wav")
     assert wav.bits == 24 and wav.sample_rate == 48000
-    assert window._export_defaults().folder == tmp_path / "out" and window._export_defaults().bits == 24
+    assert window.library_ctl.export_defaults().folder == tmp_path / "out" and window.library_ctl.export_defaults().bits == 24
 
 
 def test_extend_says_in_seconds_when_a_bar_does_not_fit_the_model_window():
@@ -381,7 +381,7 @@ def test_the_device_list_offers_only_what_this_machine_has(make_window, qtbot):
     import torch
 
     window = make_window()
-    window._check_devices()
+    window.generation.check_devices()
     expected = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
         ["mps"] if torch.backends.mps.is_available() else [])
     box = window.panel.device_box

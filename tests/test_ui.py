@@ -225,7 +225,7 @@ def test_drag_carries_the_file_url_of_a_wav_with_loop_chunks(make_window, qtbot,
     window = loaded_window(make_window, qtbot)
     entry = select(window, qtbot, "amen-ish")
     row = window.library_model.row_of(entry.key)
-    qtbot.waitUntil(lambda: entry.sample_id in window._drag_files, timeout=10000)  # prepared off the GUI thread
+    qtbot.waitUntil(lambda: entry.sample_id in window.library_ctl._drag_files, timeout=10000)  # prepared off the GUI thread
     # QListView.startDrag asks the model for the mime data of the dragged rows: this is that call.
     mime = window.library_model.mimeData([window.library_model.index(row)])
     assert window.library_model.mimeTypes() == ["text/uri-list"]
@@ -242,14 +242,14 @@ def test_drag_carries_the_file_url_of_a_wav_with_loop_chunks(make_window, qtbot,
 def test_a_drag_before_its_file_is_ready_says_so_and_the_file_follows_off_the_gui_thread(make_window, qtbot, library_root):
     window = loaded_window(make_window, qtbot)
     entry = select(window, qtbot, "amen-ish")
-    qtbot.waitUntil(lambda: entry.sample_id in window._drag_files, timeout=10000)
-    window._drag_files[entry.sample_id].unlink()  # as if the drag beat its preparation
+    qtbot.waitUntil(lambda: entry.sample_id in window.library_ctl._drag_files, timeout=10000)
+    window.library_ctl._drag_files[entry.sample_id].unlink()  # as if the drag beat its preparation
     errors = []
     window.library_model.drag_error = errors.append
     index = window.library_model.index(window.library_model.row_of(entry.key))
     assert window.library_model.mimeData([index]).urls() == []  # before: a full export ran right here
     assert len(errors) == 1 and "still being written" in errors[0]
-    qtbot.waitUntil(lambda: (p := window._drag_files.get(entry.sample_id)) is not None and p.is_file(), timeout=10000)
+    qtbot.waitUntil(lambda: (p := window.library_ctl._drag_files.get(entry.sample_id)) is not None and p.is_file(), timeout=10000)
     (url,) = window.library_model.mimeData([index]).urls()
     assert url.toLocalFile().endswith("amen-ish_120bpm_2bar.wav")
 

@@ -78,13 +78,13 @@ class ChopController:
         return self.window.jobs.running(KIND)
 
     def cancel(self) -> None:
-        self.window.jobs.cancel_kind(KIND)
+        self.window.jobs.cancel_group(KIND)
 
     def chop_current(self) -> None:
         w = self.window
         entry = w.current
         if entry is None:
-            w._status("Select a loop to chop", 4000)
+            w.set_status("Select a loop to chop", 4000)
             return
         if not entry.bpm:
             w.show_error(f"Chop: “{entry.name}” has no tempo, so there is no beat grid to cut its hits on; "
@@ -108,14 +108,14 @@ class ChopController:
             origin=grid_origin(bars=entry.bars, downbeats=entry.downbeats, beats=entry.beats),
             folder=folder, kit_bpm=project, sample_id=entry.sample_id)
         name = entry.name
-        w._status(f"Chopping “{name}”: {STAGES[0]}… (Esc cancels)")
+        w.set_status(f"Chopping “{name}”: {STAGES[0]}… (Esc cancels)")
         w.jobs.submit(
-            "analysis", chop_job, w.library, args, kind=KIND,
-            on_progress=lambda done, total: w._status(
+            "analysis", chop_job, w.library, args, group=KIND,
+            on_progress=lambda done, total: w.set_status(
                 f"Chopping “{name}”: {STAGES[min(done, len(STAGES) - 1)]}… (Esc cancels)"),
             on_done=lambda kit: self._chopped(name, kit),
             on_error=lambda m: self._finished(lambda: w.show_error(f"Chop “{name}”: {m}")),
-            on_cancelled=lambda: self._finished(lambda: w._status(f"Chop of “{name}” cancelled: no kit written", 6000)),
+            on_cancelled=lambda: self._finished(lambda: w.set_status(f"Chop of “{name}” cancelled: no kit written", 6000)),
         )
         w.update_actions()
 

@@ -211,13 +211,13 @@ class ProjectTempoController:
         if entry.sample_id is not None:
             self.window.jobs.submit(
                 "analysis", drag_job, self.window.library, entry.sample_id, cache / f"tempo-{target:g}-{self.bar.fit()}",
-                target, self.bar.fit(), kind="project-tempo-drag", replace=True, on_done=done, on_error=failed)
+                target, self.bar.fit(), group="project-tempo-drag", replace=True, on_done=done, on_error=failed)
         else:
             from cratedigger_ui import tasks
 
             self.window.jobs.submit(
                 "analysis", tasks.fresh_tempo_drag_job, entry, cache, target, self.bar.fit(), fitted,
-                kind="project-tempo-drag", replace=True, on_done=done, on_error=failed)
+                group="project-tempo-drag", replace=True, on_done=done, on_error=failed)
         return key
 
     def _drag_ready(self, key: tuple, path: Path) -> None:
@@ -248,7 +248,7 @@ class ProjectTempoController:
     def _submit(self, key: str, audio: np.ndarray, rate: int, grid: tuple[float, int], target: float) -> None:
         self.window.jobs.submit(
             "analysis", fit_job, key, audio.copy(), rate, grid[0], grid[1], target, self.bar.fit(),
-            kind="project-tempo", replace=True, on_done=self._fitted,
+            group="project-tempo", replace=True, on_done=self._fitted,
             on_error=lambda m: self.window.show_error(f"Project tempo: {m}"),
         )
 
@@ -276,12 +276,12 @@ class ProjectTempoController:
             return
         self.window.jobs.submit(
             "library", similar_job, self.window.library, entry.sample_id, SIMILAR_LIMIT, self._indexes,
-            kind="similar", replace=True, on_done=self._similar_loaded,
+            group="similar", replace=True, on_done=self._similar_loaded,
             on_error=lambda m: self.window.show_error(f"More like this: {m}"),
         )
 
     def _similar_loaded(self, payload: tuple[int, Any]) -> None:
         sample_id, result = payload
-        self.window._library_loaded(result)
+        self.window.library_ctl.show_result(result)
         self.window.statusBar().showMessage(
             f"{len(result.entries)} loops most like sample {sample_id}, nearest first (change a filter to go back)")

@@ -17,6 +17,7 @@ import numpy as np
 from cratedigger.errors import BadParameterError, LibraryError
 from cratedigger.loop import ORIGIN_KINDS, Loop, Origin, SourceGrid  # (no analysis imported: cheap)
 from cratedigger_ui.entries import OVERVIEW_BINS, Entry, entry_from_sample
+from cratedigger_ui.job_messages import CandidatesReady, ModelLoaded
 from cratedigger_ui.workers import JobContext
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ class GenerateArgs:
 
 
 def generate_job(ctx: JobContext, cache: ModelCache, args: GenerateArgs) -> int:
-    """Generate, streaming each finished batch as a partial ("batch", candidates). Returns the count."""
+    """Generate, posting ModelLoaded once the model is in memory and CandidatesReady for each finished
+    batch. Returns the count."""
     from cratedigger.generate import MAX_SEED, GenerationRequest, generate
 
     seeds = None
@@ -90,9 +92,9 @@ def generate_job(ctx: JobContext, cache: ModelCache, args: GenerateArgs) -> int:
         request = GenerationRequest(count=args.count, steps=args.steps, scheduler=args.scheduler, seeds=seeds)
     model = cache.get(args.ref, args.device)
     ctx.check()
-    ctx.partial(("model", describe_model(model)))
+    ctx.post(ModelLoaded(describe_model(model)))
     result = generate(
-        model, request, on_batch=lambda batch: ctx.partial(("batch", list(batch))), on_step=ctx.progress, cancel=ctx.cancel
+        model, request, on_batch=lambda batch: ctx.post(CandidatesReady(tuple(batch))), on_step=ctx.progress, cancel=ctx.cancel
     )
     return len(result)
 
@@ -115,7 +117,7 @@ def extend_job(ctx: JobContext, cache: ModelCache, args: ExtendArgs) -> Any:
     from cratedigger.extend import extend_loop
 
     model = cache.get(args.ref, args.device)
-    ctx.partial(("model", describe_model(model)))
+    ctx.post(ModelLoaded(describe_model(model)))
     check_bar_fits_window(model, bpm=args.bpm, beats_per_bar=args.beats_per_bar)
     return extend_loop(
         model, args.audio, sample_rate=args.sample_rate, bpm=args.bpm, bars_to_add=args.bars_to_add,
@@ -157,11 +159,11 @@ def variations_job(ctx: JobContext, cache: ModelCache, args: VariationArgs) -> i
     from cratedigger.variations import make_variations
 
     model = cache.get(args.ref, args.device)
-    ctx.partial(("model", describe_model(model)))
+    ctx.post(ModelLoaded(describe_model(model)))
     result = make_variations(
         model, args.audio, sample_rate=args.sample_rate, count=args.count, strength=args.strength,
         steps=args.steps, scheduler=args.scheduler,
-        on_batch=lambda batch: ctx.partial(("batch", list(batch))), on_step=ctx.progress, cancel=ctx.cancel,
+        on_batch=lambda batch: ctx.post(CandidatesReady(tuple(batch))), on_step=ctx.progress, cancel=ctx.cancel,
     )
     return len(result)
 
@@ -235,14 +237,14 @@ def parent_grid(entry: Entry | None) -> ParentGrid | None:
     return ParentGrid(entry.name, entry.sample_id, entry.bpm, entry.beats_per_bar, 0.0)
 
 
-def fresh_loop(candidate: Any, *, model_info: dict, parent: ParentGrid | None, kind: str) -> Loop:
+def fresh_loop(candidate: Any, *, model_info: dict, parent: ParentGrid | None, origin: str) -> Loop:
     """A candidate as the engine cuts it (loop.loop_from_candidate: best_loop, or its source's grid for
-    a variation of a loop with a tempo), its origin the kind the app made it as."""
+    a variation of a loop with a tempo), its origin the kind the app made it as ("generated", ...)."""
     from cratedigger.loop import loop_from_candidate
 
     loop = loop_from_candidate(candidate, model_info=model_info, source=parent)
-    if kind in ORIGIN_KINDS and kind != loop.origin.kind:
-        loop = loop.with_(origin=Origin(kind, loop.origin.provenance))
+    if origin in ORIGIN_KINDS and origin != loop.origin.kind:
+        loop = loop.with_(origin=Origin(origin, loop.origin.provenance))
     return loop
 
 
@@ -272,16 +274,16 @@ def loop_of_entry(entry: Entry) -> Loop:
                 downbeats=tuple(entry.downbeats), analysis=analysis)
 
 
-def fresh_name(kind: str, number: int, parent: ParentGrid | None, index: int) -> str:
+def fresh_name(origin: str, number: int, parent: ParentGrid | None, index: int) -> str:
     """Producers' names: "break 07"; derived loops after their source ("Dusty Amen · var 2")."""
-    if parent is not None and kind == "variation":
+    if parent is not None and origin == "variation":
         return f"{parent.name} · var {index}"
-    return f"{kind_prefix(kind)}{number:02d}"
+    return f"{origin_prefix(origin)}{number:02d}"
 
 
 def prepare_fresh_job(
     ctx: JobContext, candidates: Sequence[Any], first_number: int, drag_dir: Path, model_info: dict,
-    parent: ParentGrid | None, kind: str, store: Any = None, first_index: int = 1,
+    parent: ParentGrid | None, origin: str, store: Any = None, first_index: int = 1,
 ) -> list[Entry]:
     """Cut a batch of candidates into Fresh tray entries (with a drag-ready WAV each), stored in the
     Fresh tray folder (`store`, a FreshStore) as soon as each is ready."""
@@ -289,8 +291,8 @@ def prepare_fresh_job(
     for i, cand in enumerate(candidates):
         ctx.check()
         number = first_number + i
-        loop = fresh_loop(cand, model_info=model_info, parent=parent, kind=kind)
-        entry = entry_of_loop(loop, key=f"fresh:{number}", name=fresh_name(kind, number, parent, first_index + i),
+        loop = fresh_loop(cand, model_info=model_info, parent=parent, origin=origin)
+        entry = entry_of_loop(loop, key=f"fresh:{number}", name=fresh_name(origin, number, parent, first_index + i),
                               parent_id=parent.sample_id if parent else None)
         entry = with_drag_file(entry, drag_dir)
         store_entry(store, entry)
@@ -308,8 +310,8 @@ def store_entry(store: Any, entry: Entry) -> None:
         log.warning("could not keep %s in the Fresh tray folder: %s", entry.name, exc)
 
 
-def kind_prefix(kind: str) -> str:
-    return {"generated": "break ", "variation": "variation ", "extended": "extended "}.get(kind, "")
+def origin_prefix(origin: str) -> str:
+    return {"generated": "break ", "variation": "variation ", "extended": "extended "}.get(origin, "")
 
 
 def prepare_extended_job(ctx: JobContext, result: Any, number: int, drag_dir: Path, model_info: dict, parent: Entry,

@@ -1,9 +1,10 @@
 """Work off the GUI thread: QThreadPools per purpose, jobs with ids and cancel tokens, results as signals.
 
 A job is a plain function `fn(ctx, *args)` run on a pool thread. `ctx` (a JobContext) carries the
-job's cancel token and lets it report progress or partial results. What comes back to the GUI thread
-is a value or a readable message, never an exception object. A job that was replaced by a newer one
-of the same `kind` is dropped when it lands, by id.
+job's cancel token and lets it report progress or post typed messages (cratedigger_ui.job_messages)
+on the way. What comes back to the GUI thread is a value or a readable message, never an exception
+object. Jobs of one `group` can be asked about, cancelled or replaced together; a job that a newer one
+of its group replaced is dropped when it lands, by id. A job's `label` only names it in the log.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from cratedigger.cancel import CancelToken
 from cratedigger.errors import CancelledError, CrateDiggerError
+from cratedigger_ui.job_messages import Handlers, check_handlers, check_message, dispatch
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,12 @@ class _Relay(QObject):
     failed = Signal(int, str)
     cancelled = Signal(int)
     progress = Signal(int, int, int)
-    partial = Signal(int, object)
+    message = Signal(int, object)
 
 
 @dataclass
 class JobContext:
-    """Handed to a job function: cancel token, progress and partial-result reporting."""
+    """Handed to a job function: cancel token, progress and typed messages on the way."""
 
     job_id: int
     cancel: CancelToken
@@ -63,18 +65,19 @@ class JobContext:
         self._last_progress = now
         self._relay.progress.emit(self.job_id, int(done), int(total))
 
-    def partial(self, value: Any) -> None:
-        self._relay.partial.emit(self.job_id, value)
+    def post(self, message: Any) -> None:
+        """Send a JobMessage to the GUI thread; anything else fails the job here, where it was made."""
+        self._relay.message.emit(self.job_id, check_message(message))
 
     def check(self) -> None:
         self.cancel.raise_if_cancelled()
 
 
 class _Runnable(QRunnable):
-    def __init__(self, ctx: JobContext, fn: Callable[..., Any], args: tuple) -> None:
+    def __init__(self, ctx: JobContext, fn: Callable[..., Any], args: tuple, label: str) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._ctx, self._fn, self._args = ctx, fn, args
+        self._ctx, self._fn, self._args, self._label = ctx, fn, args, label
 
     def run(self) -> None:  # pool thread
         ctx = self._ctx
@@ -85,9 +88,9 @@ class _Runnable(QRunnable):
             ctx._relay.cancelled.emit(ctx.job_id)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
             if not isinstance(exc, CrateDiggerError):
-                log.error("job %d failed:\n%s", ctx.job_id, traceback.format_exc())
+                log.error("job %d (%s) failed:\n%s", ctx.job_id, self._label, traceback.format_exc())
             else:
-                log.warning("job %d: %s", ctx.job_id, exc)
+                log.warning("job %d (%s): %s", ctx.job_id, self._label, exc)
             ctx._relay.failed.emit(ctx.job_id, describe_error(exc))
         else:
             ctx._relay.finished.emit(ctx.job_id, result)
@@ -95,11 +98,12 @@ class _Runnable(QRunnable):
 
 @dataclass
 class _Callbacks:
-    kind: str
+    group: str | None
+    label: str
     on_done: Callable[[Any], None] | None
     on_error: Callable[[str], None] | None
     on_progress: Callable[[int, int], None] | None
-    on_partial: Callable[[Any], None] | None
+    on_message: Handlers
     on_cancelled: Callable[[], None] | None
     token: CancelToken
 
@@ -126,7 +130,7 @@ class Jobs(QObject):
         self._relay.failed.connect(self._on_failed)
         self._relay.cancelled.connect(self._on_cancelled)
         self._relay.progress.connect(self._on_progress)
-        self._relay.partial.connect(self._on_partial)
+        self._relay.message.connect(self._on_message)
         self._ids = itertools.count(1)
         self._jobs: dict[int, _Callbacks] = {}
         self._latest: dict[str, int] = {}
@@ -137,26 +141,35 @@ class Jobs(QObject):
         pool: str,
         fn: Callable[..., Any],
         *args: Any,
-        kind: str | None = None,
+        group: str | None = None,
+        label: str | None = None,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
-        on_partial: Callable[[Any], None] | None = None,
+        on_message: Mapping[type, Callable[[Any], None]] | None = None,
         on_cancelled: Callable[[], None] | None = None,
         replace: bool = False,
     ) -> int:
-        """Run fn(ctx, *args) on `pool`. replace=True cancels and drops older jobs of the same kind."""
+        """Run fn(ctx, *args) on `pool`. `group` names jobs that running(), cancel_group() and
+        replace=True (cancel and drop the group's older job) act on; `label` names it in the log
+        (default: the function's name); `on_message` maps each JobMessage type the job may post to
+        its handler."""
         if self._shut:
             return 0
+        if replace and group is None:
+            raise ValueError("replace=True needs a group: the jobs a new one replaces")
+        handlers = dict(on_message or {})
+        check_handlers(handlers)
         job_id = next(self._ids)
-        kind = kind or fn.__name__
-        if replace and kind in self._latest:
-            self.cancel(self._latest[kind])
-        self._latest[kind] = job_id
+        label = label or group or fn.__name__
+        if group is not None:
+            if replace and group in self._latest:
+                self.cancel(self._latest[group])
+            self._latest[group] = job_id
         token = CancelToken()
-        self._jobs[job_id] = _Callbacks(kind, on_done, on_error, on_progress, on_partial, on_cancelled, token)
+        self._jobs[job_id] = _Callbacks(group, label, on_done, on_error, on_progress, handlers, on_cancelled, token)
         was_idle = len(self._jobs) == 1
-        self.pools[pool].start(_Runnable(JobContext(job_id, token, self._relay), fn, args))
+        self.pools[pool].start(_Runnable(JobContext(job_id, token, self._relay), fn, args, label))
         if was_idle:
             self.idle_changed.emit(False)
         return job_id
@@ -166,13 +179,13 @@ class Jobs(QObject):
         if cb is not None:
             cb.token.cancel()
 
-    def cancel_kind(self, kind: str) -> None:
+    def cancel_group(self, group: str) -> None:
         for cb in list(self._jobs.values()):
-            if cb.kind == kind:
+            if cb.group == group:
                 cb.token.cancel()
 
-    def running(self, kind: str) -> bool:
-        return any(cb.kind == kind for cb in self._jobs.values())
+    def running(self, group: str) -> bool:
+        return any(cb.group == group for cb in self._jobs.values())
 
     @property
     def busy(self) -> bool:
@@ -184,8 +197,8 @@ class Jobs(QObject):
             self.idle_changed.emit(True)
         if cb is None:
             return None
-        # A result for a job that a newer one of the same kind replaced is stale: drop it.
-        if cb.token.cancelled and self._latest.get(cb.kind) != job_id:
+        # A result for a job that a newer one of its group replaced is stale: drop it.
+        if cb.token.cancelled and cb.group is not None and self._latest.get(cb.group) != job_id:
             return None
         return cb
 
@@ -214,10 +227,22 @@ class Jobs(QObject):
             self._guarded(cb.on_progress, done, total)
 
     @Slot(int, object)
-    def _on_partial(self, job_id: int, value: Any) -> None:
+    def _on_message(self, job_id: int, message: Any) -> None:
         cb = self._current(job_id, final=False)
-        if cb is not None and cb.on_partial is not None:
-            self._guarded(cb.on_partial, value)
+        if cb is None:
+            return
+        if type(message) not in cb.on_message:
+            # Loud: a message nobody reads is a bug in the job or its submitter. The job stops and
+            # its error handler says so, instead of the news being dropped without a word.
+            log.error("job %d (%s) posted %s, which nothing handles; cancelling it", job_id, cb.label,
+                      type(message).__name__)
+            cb.token.cancel()
+            if cb.on_error is not None:
+                self._guarded(cb.on_error, f"internal error: {cb.label} sent {type(message).__name__}, "
+                                           "which nothing here handles")
+            cb.on_error = cb.on_cancelled = None  # said once; its cancellation adds nothing
+            return
+        self._guarded(dispatch, cb.on_message, message)
 
     @staticmethod
     def _guarded(fn: Callable[..., Any], *args: Any) -> None:

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cratedigger_ui.tasks import plural
+
 DEBOUNCE_MS = 150
 
 
@@ -76,6 +78,10 @@ class BrowserFilters(QWidget):
         for sig in (self.search.textChanged, self.tag_filter.textChanged, self.bpm_min.valueChanged,
                     self.bpm_max.valueChanged, self.rating.currentIndexChanged, self.favourites.toggled):
             sig.connect(self._debounce.start)
+
+    def set_count(self, shown: int, total: int) -> None:
+        """"3 of 40" while the list shows part of the library, else "40 loops"."""
+        self.count_label.setText(f"{shown} of {total}" if shown < total else plural(shown, "loop"))
 
     def set_known_tags(self, tags) -> None:
         self._tags.setStringList(sorted(tags))

@@ -4,6 +4,8 @@ of the selected loop. Presets and schedulers are the engine's lists (cratedigger
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,6 +32,26 @@ from cratedigger_ui.theme import icon
 DEFAULT_MODEL = "teticio/audio-diffusion-breaks-256"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_RECENT = 8
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """What the producer chose in the panel, read once per action (never widget by widget)."""
+
+    ref: str
+    device: str
+    count: int
+    preset: str
+    steps: int
+    scheduler: str
+    seed: int | None  # None: random
+    extend_bars: int
+    variation_count: int
+    strength: float
+
+    def generate_args(self) -> GenerateArgs:
+        return GenerateArgs(ref=self.ref, device=self.device, count=self.count, steps=self.steps,
+                            scheduler=self.scheduler, seed=self.seed, preset=self.preset)
 
 
 class GeneratePanel(QWidget):
@@ -164,16 +186,55 @@ class GeneratePanel(QWidget):
     def model_ref(self) -> str:
         return self.model_box.currentText().strip()
 
-    def args(self) -> GenerateArgs:
-        return GenerateArgs(
+    def settings(self) -> GenerationSettings:
+        return GenerationSettings(
             ref=self.model_ref(),
             device=self.device_box.currentText(),
             count=self.count_spin.value(),
+            preset=self.preset_box.currentText(),
             steps=self.steps_spin.value(),
             scheduler=self.scheduler_box.currentText(),
             seed=None if self.random_seed.isChecked() else self.seed_spin.value(),
-            preset=self.preset_box.currentText(),
+            extend_bars=self.extend_bars.value(),
+            variation_count=self.variation_count.value(),
+            strength=self.strength.value(),
         )
+
+    def args(self) -> GenerateArgs:
+        return self.settings().generate_args()
+
+    def restore(self, *, device: str, count: int, preset: str, steps: int | None, scheduler: str | None) -> None:
+        """Put back what the producer chose last time (the preset first: it sets steps and scheduler)."""
+        self.device_box.setCurrentText(device)
+        self.count_spin.setValue(count)
+        self.set_preset(preset)
+        if steps is not None:
+            self.steps_spin.setValue(steps)
+        if scheduler:
+            self.scheduler_box.setCurrentText(scheduler)
+
+    def offer_models(self, tips: dict[str, str], select: str) -> None:
+        """Put these models on the list with their tooltips, and select `select` (remembered first)."""
+        for name in tips:
+            if self.model_box.findText(name) < 0:
+                self.model_box.addItem(name)
+        self.remember_model(select)
+        for name, tip in tips.items():
+            self.model_box.setItemData(self.model_box.findText(name), tip, Qt.ItemDataRole.ToolTipRole)
+
+    def forget_model(self, ref: str) -> None:
+        """A model that did not load leaves the recent list (the text stays in the box to fix)."""
+        i = self.model_box.findText(ref)
+        if i >= 0:
+            self.model_box.removeItem(i)
+        self.model_box.setEditText(ref)
+
+    def set_devices(self, devices: list[str], wanted: str) -> None:
+        """Offer only devices this machine has; select `wanted` when it is one, else auto."""
+        for i in reversed(range(self.device_box.count())):
+            if self.device_box.itemText(i) not in devices:
+                self.device_box.removeItem(i)
+        self.device_box.setCurrentText(wanted if wanted in devices else "auto")
 
     def set_preset(self, name: str) -> None:
         """Select preset `name` and show its steps and scheduler (which then override it if edited)."""
@@ -234,6 +295,18 @@ class GeneratePanel(QWidget):
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress.setFormat(text or "idle")
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def set_progress_text(self, text: str) -> None:
+        """A word on the progress bar without moving it ("cancelling…", "warming up…")."""
+        self.progress.setFormat(text)
+
+    def set_model_actions_enabled(self, enabled: bool) -> None:
+        """Extend and Variations need a selected loop and an idle model."""
+        self.extend_button.setEnabled(enabled)
+        self.variations_button.setEnabled(enabled)
 
     def set_progress(self, done: int, total: int, text: str) -> None:
         self.progress.setRange(0, max(1, total))
