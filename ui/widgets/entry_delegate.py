@@ -1,10 +1,16 @@
-"""Paints one loop row: waveform thumbnail, name, BPM and bars, tags, rating stars, favourite."""
+"""Paints one loop row: waveform thumbnail, name, BPM and bars, tags, rating stars, favourite.
+
+A thumbnail is drawn once into a pixmap and reused: the list repaints its rows whenever a
+candidate lands or the selection moves, and rebuilding 160-point antialiased polygons for every
+visible row each time was the GUI thread's longest stall while generating."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from cratedigger_ui.models import ENTRY_ROLE
@@ -15,6 +21,8 @@ WAVE = QColor("#f0a830")
 MUTED = QColor("#8d8a83")
 TEXT = QColor("#e4e2dc")
 KEPT = QColor("#7fd67f")
+THUMB_BACKGROUND = QColor("#0e0f11")
+THUMB_CACHE = 512  # rendered thumbnails kept (a few MB at most): more rows than a library page shows
 
 
 def _star_path(cx: float, cy: float, r: float) -> QPainterPath:
@@ -29,6 +37,31 @@ def _star_path(cx: float, cy: float, r: float) -> QPainterPath:
 
 
 class EntryDelegate(QStyledItemDelegate):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        # (entry key, width, height, device pixel ratio) -> (the overview it was drawn from, pixmap)
+        self._thumbs: OrderedDict[tuple, tuple[np.ndarray, QPixmap]] = OrderedDict()
+
+    def thumbnail(self, key: str, overview: np.ndarray, width: int, height: int, ratio: float) -> QPixmap:
+        """The thumbnail of one loop at one size, drawn the first time and reused after; an entry
+        whose overview changed (a re-cut) is drawn again (the cache holds the array it was drawn from)."""
+        slot = (key, width, height, ratio)
+        cached = self._thumbs.get(slot)
+        if cached is not None and cached[0] is overview:
+            self._thumbs.move_to_end(slot)
+            return cached[1]
+        pixmap = QPixmap(max(1, round(width * ratio)), max(1, round(height * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(THUMB_BACKGROUND)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        self._paint_wave(painter, QRectF(0, 0, width, height), overview)
+        painter.end()
+        self._thumbs[slot] = (overview, pixmap)
+        while len(self._thumbs) > THUMB_CACHE:
+            self._thumbs.popitem(last=False)
+        return pixmap
+
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
         # width 0: the view makes rows as wide as its viewport, never wider (no sideways scrolling)
         return QSize(0, ROW_HEIGHT)
@@ -45,9 +78,12 @@ class EntryDelegate(QStyledItemDelegate):
         elif index.row() % 2:
             painter.fillRect(rect, QColor("#17181b"))
         thumb = QRectF(rect.left() + 4, rect.top() + 4, THUMB_WIDTH, rect.height() - 8)
-        painter.fillRect(thumb, QColor("#0e0f11"))
         if entry.overview is not None and len(entry.overview):
-            self._paint_wave(painter, thumb, entry.overview)
+            ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+            pixmap = self.thumbnail(entry.key, entry.overview, int(thumb.width()), int(thumb.height()), ratio)
+            painter.drawPixmap(thumb.topLeft(), pixmap)
+        else:
+            painter.fillRect(thumb, THUMB_BACKGROUND)
         x = thumb.right() + 10
         name_font = QFont(option.font)
         name_font.setBold(True)
