@@ -154,7 +154,9 @@ def unet_for(model: LoadedModel, precision: Precision) -> torch.nn.Module:
         import copy
 
         log.info("casting the UNet to %s for fast sampling", precision.name)
-        copied = copy.deepcopy(unet).to(dtype=precision.dtype)
+        # nn.Module.to, not diffusers' override: that one warns on every cast about fp32-only modules
+        # even when the model has none (UNet2DModel: []), and the warning reached the CLI's stderr.
+        copied = torch.nn.Module.to(copy.deepcopy(unet), dtype=precision.dtype)
         if precision.channels_last:
             copied = copied.to(memory_format=torch.channels_last)
         variants[precision] = copied.eval().requires_grad_(False)

@@ -3,12 +3,14 @@
 No torch at import: the CLI parser and the app's panel read these names at start-up.
 
 Standard is the fastest setting measured that is as close to a many-step DDIM reference as 25-step
-DDIM at full precision (the issue-16 quality bar): 30-step DDIM with the deep blocks reused every
-other step. On the starter model (benchmarks/fast_sampling.py, log-spectral distance to 200-step
-DDIM) 10-step DDIM and the multistep solvers at 6-10 steps stay well above 25-step DDIM's distance,
-and 25 steps with reuse 2 or 3 just above it. On breaks-256 a reused step costs 0.38 of a full one,
-so standard is 2.4x 50-step fp32 DDIM in fp32 (more where bf16 is native); draft trades quality for
-another 5x and is for browsing.
+DDIM at full precision (the issue-16 quality bar): 30-step DDIM in the fast precision (bf16 where
+the CPU has it) with the deep blocks recomputed every third step. On the starter model, 16 seeds,
+log-spectral distance to 200-step fp32 DDIM (benchmarks/fast_sampling.py): 25-step fp32 DDIM 12.14
+dB, standard 11.93, 30 steps with reuse 2 11.66, 25 steps bf16 12.23 (reuse 2: 12.46), 20 steps
+13.1-13.4, 10-15 steps 14.9-16.4, DPM-Solver++ 3M at 6-8 steps 16.5-18.2. On a breaks-256 UNet a
+reused step costs about half a full one, so standard is 5.7x 50-step fp32 DDIM where bf16 is native
+(15 s a candidate on 2 cores) and about 2.4x in fp32 elsewhere; draft trades quality for another
+4x and is for browsing.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("draft", "dpm++3", 6, "fast", 2, "fastest, for browsing: rougher transients"),
-        Preset("standard", "ddim", 30, "fast", 2, "as close to many-step DDIM as 25 full steps, at 2.4x the speed of 50"),
+        Preset("standard", "ddim", 30, "fast", 3, "as close to many-step DDIM as 25 full steps, 2.4-5.7x faster than best"),
         Preset("best", "ddim", 50, "full", 1, "50-step DDIM at full precision"),
     )
 }

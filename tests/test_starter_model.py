@@ -22,7 +22,7 @@ from cratedigger.model import starter as starter_module
 REPO = Path(__file__).resolve().parents[1]
 # Seeds whose candidates at the default settings the analyzer reads (the share over many seeds is in
 # models/starter/README.md): a young model, so at least one of them must hold.
-E2E_SEEDS = (0, 2)
+E2E_SEEDS = (2, 7)
 
 
 @pytest.fixture
