@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         "extend",
         help="extend a loop by whole bars (outpainting)",
         description=("Continue a loop bar by bar. The original audio is kept sample for sample except its last "
-                     "10 ms, which crossfade into the new bars (a float source is written as float, so it stays exact)."),
+                     "10 ms, which crossfade into the new bars (a float source is written as float, so it stays exact). "
+                     "A JSON sidecar beside --out keeps its origin (\"extended\"), bars and how it was made."),
     )
     p.add_argument("file", type=Path, help="the loop (should end on a downbeat, e.g. from `cratedigger slice`)")
     p.add_argument("--model", default=None, help="'starter' (built in), a hub id or a model folder (default: $CRATEDIGGER_MODEL, else breaks-256 if cached, else starter)")
@@ -60,12 +61,17 @@ def _common(p: argparse.ArgumentParser) -> None:
 def run_extend(args: argparse.Namespace) -> int:
     from cratedigger.audio.io import audio_info, check_writable_target, read_audio, write_audio_atomic
     from cratedigger.cli.generate import progress_bar
+    from cratedigger.cli.loop_files import loop_sidecar, model_info, write_sidecar
     from cratedigger.extend import extend_loop, fit_extension_pcm
+    from cratedigger.loop import extended_loop
     from cratedigger.model import load_model
+    from cratedigger.variations import parent_name
 
     if args.out.suffix.lower() != ".wav":
         raise BadParameterError(f"--out must be a .wav file, got {args.out}")
-    check_writable_target(args.out, overwrite=args.overwrite)  # before the model loads, not after it generated
+    sidecar_path = args.out.with_suffix(".json")
+    for target in (args.out, sidecar_path):  # before the model loads, not after it generated
+        check_writable_target(target, overwrite=args.overwrite)
     info = audio_info(args.file)
     audio, rate = read_audio(args.file)
     bpm, beats_per_bar = args.bpm, args.beats_per_bar
@@ -100,9 +106,16 @@ def run_extend(args: argparse.Namespace) -> int:
     # (nothing to clip). PCM above full scale is turned down, as export does, never clipped.
     bits = 32 if info.subtype in ("FLOAT", "DOUBLE") else 16 if info.subtype in ("PCM_16", "PCM_S8", "PCM_U8") else 24
     out_audio, gain = (result.audio, 1.0) if bits == 32 else fit_extension_pcm(result)
-    write_audio_atomic(args.out, out_audio, sample_rate=rate, bits=bits, overwrite=args.overwrite)
+    # The loop as the app's Extend makes it: its origin, and its bars counted by the engine.
+    loop = extended_loop(result, beats_per_bar=beats_per_bar, source_name=parent_name(args.file.stem),
+                         model_info=model_info(model))
+    wav = write_audio_atomic(args.out, out_audio, sample_rate=rate, bits=bits, overwrite=args.overwrite)
+    sidecar = loop_sidecar(loop, {"source": str(args.file), "bars_added": result.bars_added})
+    sidecar.update(file=wav.name, sample_rate=rate, duration=round(loop.duration, 6))
+    write_sidecar(sidecar_path, sidecar, overwrite=args.overwrite)
     level = "" if gain == 1.0 else f"; turned down {-20 * math.log10(gain):.1f} dB to fit {bits}-bit PCM"
-    print(f"{args.out}: +{result.bars_added} bars at {result.bpm:.2f} BPM, {result.audio.shape[0] / rate:.2f} s{level}")
+    print(f"{args.out}: +{result.bars_added} bars at {loop.bpm:.2f} BPM, {loop.bars} bars in all, "
+          f"{loop.duration:.2f} s{level}")
     return 0
 
 
@@ -111,10 +124,12 @@ def run_vary(args: argparse.Namespace) -> int:
 
     from cratedigger.audio.io import audio_info, check_writable_target, read_audio
     from cratedigger.cli.generate import progress_bar
+    from cratedigger.cli.loop_files import model_info, say_once, write_loop_files
     from cratedigger.loop import loop_from_candidate
     from cratedigger.model import load_model
     from cratedigger.seeds import seed_run
-    from cratedigger.variations import make_variations, parent_name, source_frames_needed, source_grid
+    from cratedigger.variations import (make_variations, parent_name, source_frames_needed, source_grid,
+                                        variation_file_stem, variation_name)
 
     check_writable_target(args.out, folder=True)  # before the model loads
     info = audio_info(args.file)
@@ -125,7 +140,7 @@ def run_vary(args: argparse.Namespace) -> int:
     frames = max(source_frames_needed(model, info.sample_rate), int(GRID_SECONDS * info.sample_rate))
     audio, rate = read_audio(args.file, frames=min(info.frames, frames))
     parent = source_grid(audio, sample_rate=rate, name=parent_name(args.file.stem), bpm=args.bpm)
-    model_info = {"ref": model.ref, "device": str(getattr(model, "device", "") or "") or None}
+    about_model = model_info(model)
     bar, on_step = progress_bar("varying")
     written: list[Path] = []
     notes: set[str] = set()
@@ -134,13 +149,14 @@ def run_vary(args: argparse.Namespace) -> int:
 
     def on_batch(candidates) -> None:
         for candidate in candidates:
-            loop = loop_from_candidate(candidate, model_info=model_info, source=parent if parent.bpm else None)
-            path = _write_variation(args.out, loop, parent=parent.name, index=first + len(written), rate=rate,
-                                    seed=candidate.seed, params=candidate.params, overwrite=args.overwrite)
+            loop = loop_from_candidate(candidate, model_info=about_model, source=parent if parent.bpm else None)
+            index = first + len(written)
+            fields = {**candidate.params, "seed": candidate.seed, "name": variation_name(parent.name, index),
+                      "parent_name": parent.name, "sample_rate": rate, "model_sample_rate": loop.sample_rate}
+            path = write_loop_files(args.out, loop, stem=variation_file_stem(parent.name, index), rate=rate,
+                                    fields=fields, overwrite=args.overwrite)
             written.append(path)
-            if loop.note and loop.note not in notes:  # said once, plainly, not per file
-                notes.add(loop.note)
-                print(f"cratedigger: {loop.note}", file=sys.stderr, flush=True)
+            say_once(loop.note, notes)  # said once, plainly, not per file
             if bar.disable:  # a log or a pipe: one line per candidate instead of a redrawn bar
                 print(f"cratedigger: variation {len(written)}/{args.count} written: {path.name} "
                       f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
@@ -168,42 +184,3 @@ def _first_free_variation(out: Path, parent: str, *, overwrite: bool) -> int:
     base = re.escape(variation_file_stem(parent, 0)[: -len("0")])
     taken = [int(m.group(1)) for p in out.iterdir() if (m := re.match(rf"{base}(\d+)(?:[_.-]|$)", p.name))]
     return max(taken, default=0) + 1
-
-
-def _write_variation(out: Path, loop, *, parent: str, index: int, rate: int, seed: int, params: dict,
-                     overwrite: bool) -> Path:
-    """One variation at the source's rate: whole bars on the parent's grid named with their tempo and
-    bars and carrying acid/smpl chunks, or (no whole bars) the model's window as is, named without
-    either. A JSON sidecar beside it keeps how it was made and why it is not a loop."""
-    import json
-
-    from cratedigger.audio.io import fit_pcm, write_bytes_atomic
-    from cratedigger.audio.resample import resample
-    from cratedigger.clip_export import build_clip_wav
-    from cratedigger.library.naming import format_bpm
-    from cratedigger.library.riff import build_loop_wav
-    from cratedigger.variations import variation_file_stem, variation_name
-
-    audio = resample(loop.audio, from_rate=loop.sample_rate, to_rate=rate)  # what the producer's project runs at
-    audio = fit_pcm(audio)[0]
-    stem = variation_file_stem(parent, index)
-    sidecar = {**params, "seed": seed, "name": variation_name(parent, index), "parent_name": parent,
-               "sample_rate": rate, "model_sample_rate": loop.sample_rate}
-    if loop.has_whole_bars:
-        beats = loop.bars * loop.beats_per_bar
-        bpm = beats * 60.0 * rate / audio.shape[0]  # from the written length, as a DAW reads it
-        stem = f"{stem}_{format_bpm(bpm)}bpm_{loop.bars}bar"
-        payload = build_loop_wav(audio, sample_rate=rate, bits=16, beats=beats, tempo=bpm,
-                                 meter=(loop.beats_per_bar, 4))
-        sidecar.update(bpm=round(bpm, 3), bars=loop.bars, beats_per_bar=loop.beats_per_bar)
-    else:
-        payload = build_clip_wav(audio, sample_rate=rate, bits=16)
-        sidecar.update(bpm=None, bars=None, analysis_note=loop.note)
-    if not overwrite:
-        from cratedigger.cli.generate import unique_stem
-
-        stem = unique_stem(out, stem, (".wav", ".json"))
-    wav = write_bytes_atomic(out / f"{stem}.wav", payload, overwrite=overwrite)
-    sidecar.update(file=wav.name, duration=round(audio.shape[0] / rate, 6))
-    write_bytes_atomic(out / f"{stem}.json", (json.dumps(sidecar, indent=2) + "\n").encode(), overwrite=overwrite)
-    return wav

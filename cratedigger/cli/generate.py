@@ -1,9 +1,9 @@
-"""`cratedigger generate`: candidates from a model, one WAV and one JSON sidecar each."""
+"""`cratedigger generate`: candidates from a model, one WAV and one JSON sidecar each (with --cut, each
+cut to whole bars as the app's Fresh tray cuts it)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,6 +36,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="replace files of the same name (default: new names, never overwrite)"
     )
+    p.add_argument(
+        "--cut", action="store_true",
+        help=("cut each candidate to its longest whole-bar loop, as the app's Fresh tray does: whole bars get their "
+              "tempo and bars in the name ('break_000_seed7_93bpm_2bar.wav') and acid/smpl chunks; a candidate "
+              "without whole bars is written as generated, the reason in its sidecar"),
+    )
     p.set_defaults(func=run)
 
 
@@ -58,9 +64,14 @@ def run(args: argparse.Namespace) -> int:
     written: list[Path] = []
     started = time.perf_counter()
 
+    write = loop_writer(args.out, model, overwrite=args.overwrite) if args.cut else None
+
     def on_batch(candidates) -> None:
         for candidate in candidates:
-            written.extend(write_candidates(args.out, [candidate], prefix="break", overwrite=args.overwrite))
+            if write is not None:
+                written.append(write(candidate))
+            else:
+                written.extend(write_candidates(args.out, [candidate], prefix="break", overwrite=args.overwrite))
             if bar.disable:  # a log or a pipe: one line per candidate instead of a redrawn bar
                 print(
                     f"cratedigger: candidate {len(written)}/{request.count} written: {written[-1].name} "
@@ -77,6 +88,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def loop_writer(out: Path, model, *, overwrite: bool):
+    """write(candidate) -> WAV path: the candidate cut as the app's Fresh tray cuts it
+    (loop.loop_from_candidate with the same model info), written by cli.loop_files."""
+    from cratedigger.cli.loop_files import model_info, say_once, write_loop_files
+    from cratedigger.loop import loop_from_candidate
+
+    about_model = model_info(model)
+    said: set[str] = set()
+
+    def write(candidate) -> Path:
+        loop = loop_from_candidate(candidate, model_info=about_model)
+        say_once(loop.note, said)
+        return write_loop_files(out, loop, stem=f"break_{candidate.index:03d}_seed{candidate.seed}",
+                                fields=candidate.params, overwrite=overwrite)
+
+    return write
+
+
 def progress_bar(label: str):
     """A tqdm bar on a terminal (disabled otherwise) and the on_step(done, total) callback that drives it."""
     from tqdm import tqdm
@@ -91,19 +120,11 @@ def progress_bar(label: str):
     return bar, on_step
 
 
-def unique_stem(out: Path, stem: str, suffixes: tuple[str, ...]) -> str:
-    """`stem`, or stem-2, stem-3, ... : the first for which no file with any of `suffixes` exists."""
-    candidate, n = stem, 1
-    while any((out / f"{candidate}{s}").exists() for s in suffixes):
-        n += 1
-        candidate = f"{stem}-{n}"
-    return candidate
-
-
 def write_candidates(out: Path, candidates, *, prefix: str, overwrite: bool = False) -> list[Path]:
     """One 16-bit WAV (peak-normalised audio as generated) and one JSON sidecar per candidate. Names
     that are taken get a -2, -3... suffix unless `overwrite`."""
-    from cratedigger.audio.io import write_audio_atomic, write_bytes_atomic
+    from cratedigger.audio.io import write_audio_atomic
+    from cratedigger.cli.loop_files import unique_stem, write_sidecar
 
     paths = []
     for candidate in candidates:
@@ -114,6 +135,6 @@ def write_candidates(out: Path, candidates, *, prefix: str, overwrite: bool = Fa
             out / f"{stem}.wav", candidate.audio, sample_rate=candidate.sample_rate, bits=16, overwrite=overwrite
         )
         sidecar = {**candidate.params, "file": wav.name, "duration": candidate.duration}
-        write_bytes_atomic(out / f"{stem}.json", (json.dumps(sidecar, indent=2) + "\n").encode(), overwrite=overwrite)
+        write_sidecar(out / f"{stem}.json", sidecar, overwrite=overwrite)
         paths.append(wav)
     return paths
