@@ -71,6 +71,9 @@ def steady_grid(*, bpm: float, duration: float, first_downbeat: float = 0.0,
         raise BadParameterError(f"beats_per_bar must be a whole number from 1 to 16, got {beats_per_bar!r}")
     if not duration > 0:
         raise BadParameterError(f"duration must be positive, got {duration!r}")
+    if isinstance(first_downbeat, bool) or not isinstance(first_downbeat, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(first_downbeat):
+        raise BadParameterError(f"beat 1 must be a time in seconds, got {first_downbeat!r}")
     period = 60.0 / bpm
     bar = period * beats_per_bar
     first = float(first_downbeat) % bar

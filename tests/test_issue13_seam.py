@@ -27,3 +27,12 @@ def test_an_unknown_origin_is_one_clear_error():
 
     with pytest.raises(BadParameterError, match="unknown origin 'made up'"):
         Origin("made up")
+
+
+@pytest.mark.parametrize("first", [float("nan"), float("inf"), "0.5", True])
+def test_a_grid_with_beat_one_not_a_time_is_one_clear_error(first):
+    from cratedigger.errors import BadParameterError
+    from cratedigger.regrid import steady_grid
+
+    with pytest.raises(BadParameterError, match="beat 1 must be a time in seconds"):
+        steady_grid(bpm=120.0, duration=4.0, first_downbeat=first)
