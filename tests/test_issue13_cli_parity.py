@@ -26,7 +26,6 @@ def as_json(value):
 @pytest.fixture(scope="module")
 def starter_loops():
     """The loops the app's Fresh tray makes of the starter model's draft candidates for seeds 1 and 2."""
-    from cratedigger.cli.loop_files import model_info
     from cratedigger.generate import generate
     from cratedigger.loop import loop_from_candidate
     from cratedigger.model import STARTER, load_model
@@ -34,7 +33,7 @@ def starter_loops():
 
     model = load_model(STARTER, device="cpu")
     candidates = generate(model, preset_request("draft", count=2, seeds=(NO_TEMPO_SEED, ONE_BAR_SEED)))
-    return [loop_from_candidate(c, model_info=model_info(model)) for c in candidates]
+    return [loop_from_candidate(c, model_info=model.info()) for c in candidates]
 
 
 def test_generate_cut_writes_the_loop_the_fresh_tray_cuts(starter_loops, tmp_path):
@@ -76,7 +75,6 @@ def test_generate_without_cut_still_writes_the_window_as_generated(tiny_model_di
 
 def test_extend_states_the_origin_and_the_bars_extended_loop_counts(wide_model_dir, wide_model, tmp_path):
     from cratedigger.audio.io import read_audio
-    from cratedigger.cli.loop_files import model_info
     from cratedigger.extend import extend_loop
     from cratedigger.loop import extended_loop
 
@@ -89,7 +87,7 @@ def test_extend_states_the_origin_and_the_bars_extended_loop_counts(wide_model_d
     audio, rate = read_audio(src)
     result = extend_loop(wide_model, audio, sample_rate=rate, bpm=170, bars_to_add=2, beats_per_bar=4, seed=1,
                          steps=2, scheduler="ddim")
-    expected = extended_loop(result, beats_per_bar=4, source_name="amen", model_info=model_info(wide_model))
+    expected = extended_loop(result, beats_per_bar=4, source_name="amen", model_info=wide_model.info())
     assert expected.bars == 4
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["origin"] == "extended" and sidecar["bars"] == expected.bars

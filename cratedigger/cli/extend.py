@@ -61,7 +61,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def run_extend(args: argparse.Namespace) -> int:
     from cratedigger.audio.io import audio_info, check_writable_target, read_audio, write_audio_atomic
     from cratedigger.cli.generate import progress_bar
-    from cratedigger.cli.loop_files import loop_sidecar, model_info, write_sidecar
+    from cratedigger.cli.loop_files import loop_sidecar, write_sidecar
     from cratedigger.extend import extend_loop, fit_extension_pcm
     from cratedigger.loop import extended_loop
     from cratedigger.model import load_model
@@ -108,7 +108,7 @@ def run_extend(args: argparse.Namespace) -> int:
     out_audio, gain = (result.audio, 1.0) if bits == 32 else fit_extension_pcm(result)
     # The loop as the app's Extend makes it: its origin, and its bars counted by the engine.
     loop = extended_loop(result, beats_per_bar=beats_per_bar, source_name=parent_name(args.file.stem),
-                         model_info=model_info(model))
+                         model_info=model.info())
     wav = write_audio_atomic(args.out, out_audio, sample_rate=rate, bits=bits, overwrite=args.overwrite)
     sidecar = loop_sidecar(loop, {"source": str(args.file), "bars_added": result.bars_added})
     sidecar.update(file=wav.name, sample_rate=rate, duration=round(loop.duration, 6))
@@ -124,7 +124,7 @@ def run_vary(args: argparse.Namespace) -> int:
 
     from cratedigger.audio.io import audio_info, check_writable_target, read_audio
     from cratedigger.cli.generate import progress_bar
-    from cratedigger.cli.loop_files import model_info, say_once, write_loop_files
+    from cratedigger.cli.loop_files import say_once, write_loop_files
     from cratedigger.loop import loop_from_candidate
     from cratedigger.model import load_model
     from cratedigger.seeds import seed_run
@@ -140,7 +140,7 @@ def run_vary(args: argparse.Namespace) -> int:
     frames = max(source_frames_needed(model, info.sample_rate), int(GRID_SECONDS * info.sample_rate))
     audio, rate = read_audio(args.file, frames=min(info.frames, frames))
     parent = source_grid(audio, sample_rate=rate, name=parent_name(args.file.stem), bpm=args.bpm)
-    about_model = model_info(model)
+    about_model = model.info()
     bar, on_step = progress_bar("varying")
     written: list[Path] = []
     notes: set[str] = set()

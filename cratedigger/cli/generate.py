@@ -91,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
 def loop_writer(out: Path, model, *, overwrite: bool):
     """write(candidate) -> WAV path: the candidate cut as the app's Fresh tray cuts it
     (loop.loop_from_candidate with the same model info), written by cli.loop_files."""
-    from cratedigger.cli.loop_files import model_info, say_once, write_loop_files
+    from cratedigger.cli.loop_files import say_once, write_loop_files
     from cratedigger.loop import loop_from_candidate
 
-    about_model = model_info(model)
+    about_model = model.info()
     said: set[str] = set()
 
     def write(candidate) -> Path:

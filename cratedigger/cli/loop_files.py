@@ -17,12 +17,6 @@ from pathlib import Path
 from typing import Any
 
 
-def model_info(model: Any) -> dict[str, Any]:
-    """What a loop's provenance says of the model that made it: the same fields the app hands the
-    engine (ref, device, sample rate), so a loop made here and one made in the app agree."""
-    return {"ref": str(model.ref), "device": str(model.device), "sample_rate": model.mel.sample_rate}
-
-
 def loop_sidecar(loop: Any, fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The JSON beside a loop: the command's own `fields`, the loop's origin and its grid (or, without
     whole bars, why there are none). bpm and bars describe the audio as `loop` holds it."""

@@ -60,6 +60,11 @@ class LoadedModel:
     def train_timesteps(self) -> int:
         return int(self.scheduler_config.get("num_train_timesteps", 1000))
 
+    def info(self) -> dict:
+        """What a loop's provenance says of the model that made it (loop.loop_from_candidate's
+        model_info): the same fields whether the CLI or the app made the loop."""
+        return {"ref": str(self.ref), "device": str(self.device), "sample_rate": self.mel.sample_rate}
+
 
 def read_json(path: Path, *, what: str) -> dict:
     if not path.is_file():
