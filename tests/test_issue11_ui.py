@@ -210,7 +210,7 @@ def test_the_project_tempo_and_fit_survive_a_restart(make_window, qtbot, library
     first.close()
     second = make_window(library_root=library_root)
     assert second.project_tempo_bar.bpm() == 87.5 and second.project_tempo_bar.fit() == "repitch"
-    assert second._export_defaults().bpm == 87.5
+    assert second.library_ctl.export_defaults().bpm == 87.5
     second.project_tempo_bar.set_bpm(None)
     second.close()
     assert make_window(library_root=library_root).project_tempo_bar.bpm() is None
