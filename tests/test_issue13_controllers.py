@@ -4,6 +4,8 @@ the library count reaches the filter bar through BrowserFilters.set_count. Real 
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -253,3 +255,21 @@ def test_thumbnails_are_drawn_once_per_loop_and_again_after_a_recut(qtbot):
     again = delegate.thumbnail("lib:1", recut, 120, 38, 1.0)
     assert again.cacheKey() != first.cacheKey()  # a new overview is drawn again, never the stale one
     assert again.toImage().pixelColor(118, 5) == QColor("#0e0f11")
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"),
+                    reason="per-thread priority is a Linux feature")
+def test_model_and_analysis_threads_yield_the_cpu_to_the_gui_thread(qtbot):
+    from cratedigger_ui.workers import BACKGROUND_NICE, Jobs
+
+    jobs = Jobs()
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+    for pool in ("analysis", "generation", "library"):
+        jobs.submit(pool, lambda ctx: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+                    on_done=lambda nice, pool=pool: seen.setdefault(pool, nice))
+    qtbot.waitUntil(lambda: len(seen) == 3, timeout=5000)
+    assert seen["analysis"] == seen["generation"] == min(19, gui + BACKGROUND_NICE)
+    assert seen["library"] == gui  # writes the producer waits on keep the GUI's priority
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the GUI thread itself is untouched
+    jobs.shutdown()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -25,6 +27,22 @@ from cratedigger_ui.job_messages import Handlers, check_handlers, check_message,
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second: the GUI has better things to do
+# Model and analysis threads yield the CPU to the GUI thread when a core is contended (Linux nice
+# values are per thread): on a 2-core machine they otherwise take turns with it and a repaint waits.
+BACKGROUND_NICE = 10
+_niced = threading.local()
+BACKGROUND_POOLS = ("generation", "analysis")  # library writes are short and the producer waits on them
+
+
+def yield_to_the_gui(nice: int = BACKGROUND_NICE) -> None:
+    """Lower the calling pool thread's priority once (where the OS allows it; elsewhere nothing)."""
+    if getattr(_niced, "done", False):
+        return
+    _niced.done = True
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: run at the normal priority
+        log.debug("pool thread priority unchanged: %s", exc)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -74,13 +92,15 @@ class JobContext:
 
 
 class _Runnable(QRunnable):
-    def __init__(self, ctx: JobContext, fn: Callable[..., Any], args: tuple, label: str) -> None:
+    def __init__(self, ctx: JobContext, fn: Callable[..., Any], args: tuple, label: str, background: bool) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._ctx, self._fn, self._args, self._label = ctx, fn, args, label
+        self._ctx, self._fn, self._args, self._label, self._background = ctx, fn, args, label, background
 
     def run(self) -> None:  # pool thread
         ctx = self._ctx
+        if self._background:
+            yield_to_the_gui()
         try:
             ctx.check()
             result = self._fn(ctx, *self._args)
@@ -169,7 +189,8 @@ class Jobs(QObject):
         token = CancelToken()
         self._jobs[job_id] = _Callbacks(group, label, on_done, on_error, on_progress, handlers, on_cancelled, token)
         was_idle = len(self._jobs) == 1
-        self.pools[pool].start(_Runnable(JobContext(job_id, token, self._relay), fn, args, label))
+        runnable = _Runnable(JobContext(job_id, token, self._relay), fn, args, label, pool in BACKGROUND_POOLS)
+        self.pools[pool].start(runnable)
         if was_idle:
             self.idle_changed.emit(False)
         return job_id
