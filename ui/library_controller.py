@@ -134,6 +134,7 @@ class LibraryController:
         (a newer selection replaces the read)."""
         cached = self._details.get(entry.key)
         if cached is not None:
+            self._details.move_to_end(entry.key)  # the least recently shown leaves first
             on_ready(cached)
             return
 
