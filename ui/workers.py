@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -35,13 +36,17 @@ BACKGROUND_POOLS = ("generation", "analysis")  # library writes are short and th
 
 
 def yield_to_the_gui(nice: int = BACKGROUND_NICE) -> None:
-    """Lower the calling pool thread's priority once (where the OS allows it; elsewhere nothing)."""
+    """Lower the calling pool thread's priority once, by `nice` below the thread that started it
+    (on Linux, where the OS allows it; elsewhere nothing)."""
     if getattr(_niced, "done", False):
         return
     _niced.done = True
+    if not sys.platform.startswith("linux"):  # only Linux gives a thread id its own nice value
+        return
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: run at the normal priority
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (AttributeError, OSError) as exc:  # not allowed: run at the normal priority
         log.debug("pool thread priority unchanged: %s", exc)
 
 
