@@ -90,6 +90,10 @@ def ours(backend: str):
     return run
 
 
+METHODS = {"ours/madmom": lambda: ours("madmom"), "ours/librosa": lambda: ours("librosa"),
+           "madmom plain": PlainMadmom, "librosa beat_track": lambda: librosa_beat_track}
+
+
 def score(meta: dict, bpm: float | None, beats: np.ndarray, downbeats: np.ndarray | None) -> dict:
     import mir_eval
 
@@ -124,7 +128,13 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write per-clip results here")
     ap.add_argument("--grooves", type=Path, help="the issue-10 groove corpus folder (built if empty)")
     ap.add_argument("--per-kind", type=int, default=2, help="with --grooves: clips per kind and split")
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help=f"comma-separated subset of {', '.join(METHODS)} (quick runs: ours/madmom)")
     args = ap.parse_args()
+    chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
     if args.grooves is not None:
         args.corpus = args.grooves
         if not (args.corpus / "index.json").exists():
@@ -135,8 +145,7 @@ def main() -> None:
         build(args.corpus)
     index = json.loads((args.corpus / "index.json").read_text())[:: args.every]
 
-    methods = {"ours/madmom": ours("madmom"), "ours/librosa": ours("librosa"),
-               "madmom plain": PlainMadmom(), "librosa beat_track": librosa_beat_track}
+    methods = {name: METHODS[name]() for name in chosen}
     warm = np.random.default_rng(0).standard_normal(44100 * 2).astype(np.float32) * 0.1
     for fn in methods.values():  # load networks and JIT before any timing
         fn(warm, 44100)

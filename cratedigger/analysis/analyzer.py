@@ -62,16 +62,22 @@ class Analyzer:
         duration = mono.size / sample_rate
         backend = self.resolved_backend()
         activations = backends.madmom_activations if backend == "madmom" else backends.librosa_activations
+        bands = None
         if loop:
-            beat_act, down_act = activations(np.tile(mono, 3), sample_rate)
+            tiled = np.tile(mono, 3)
+            beat_act, down_act = activations(tiled, sample_rate)
             n = int(round(duration * backends.FPS))
             beat_act, down_act = beat_act[n : 2 * n], down_act[n : 2 * n]
+            if backend == "madmom":
+                bands = tuple(b[n : 2 * n] for b in backends.drum_band_envelopes(tiled, sample_rate))
         elif duration > CHUNKED_ABOVE:
             beat_act, down_act = backends.chunked_activations(
                 lambda a, b: mono[a:b], n_samples=mono.size, sample_rate=sample_rate, backend=backend)
         else:
             beat_act, down_act = activations(mono, sample_rate)
-        return self._fit(beat_act, down_act, backend=backend, duration=duration, loop=loop)
+            if backend == "madmom":
+                bands = backends.drum_band_envelopes(mono, sample_rate)
+        return self._fit(beat_act, down_act, backend=backend, duration=duration, loop=loop, bands=bands)
 
     def analyze_file(self, path: str | os.PathLike) -> tuple[AnalysisResult, AudioInfo]:
         """Analyse a file in bounded memory: long recordings are read block by block, never whole.
@@ -106,12 +112,16 @@ class Analyzer:
         return self._fit(beat_act, down_act, backend=backend, duration=info.duration, loop=False), info
 
     def _fit(self, beat_act: np.ndarray, down_act: np.ndarray, *, backend: str, duration: float,
-             loop: bool) -> AnalysisResult:
-        """Activations -> a steady grid (one, or one per window for long recordings) -> the result."""
+             loop: bool, bands: tuple[np.ndarray, np.ndarray] | None = None) -> AnalysisResult:
+        """Activations -> a steady grid (one, or one per window for long recordings) -> the result.
+
+        bands: (kick, snare) onset envelopes at FPS (backends.drum_band_envelopes) for beat-1 evidence;
+        madmom clips carry them (the templates were set beside its activations), long records do not.
+        """
         min_lift = dict(self.min_lift)[backend]
         if duration > LONG_CLIP and not loop:
             return self._long(beat_act, down_act, backend=backend, duration=duration, min_lift=min_lift)
-        grid = fit_grid(beat_act, down_act, fps=backends.FPS, duration=duration, params=self.grid)
+        grid = fit_grid(beat_act, down_act, fps=backends.FPS, duration=duration, params=self.grid, bands=bands)
         if grid is None or grid.lift < min_lift:
             return no_tempo(backend, duration)
         beats, downbeats, positions = grid_times(grid, duration)

@@ -36,12 +36,22 @@ class GridParams:
     third_weight: float = 0.3  # ...and a third of the way (T/3 errors)
     third_ratio: float = 0.7  # thirds weaker than this fraction of the beats are not penalised
     downbeat_weight: float = 1.0
+    # drum-band evidence for beat 1 (kick and snare templates) beside madmom's downbeat contrast: its
+    # values run ~0..1.5 against madmom's ~0..0.5, so 3 lets a clear drum pattern overrule a network
+    # that hears the clap of a four-on-the-floor or a one-drop's drop as beat 1. Set on the tune split
+    # of benchmarks/groove_corpus.py (54 clips, --per-kind 6).
+    band_weight: float = 3.0
+    # ...and how much it counts when choosing between tempi and meters: 0.05 helped the groove corpus
+    # but read a plain 88 BPM rock kit at 176 (a half-time bar), so tempo and meter stay madmom's
+    band_score_weight: float = 0.0
     prior_range: tuple[float, float] = (80.0, 170.0)  # no preference inside; most breaks are here
     prior_octaves: float = 0.3  # how fast the prior falls off outside the range (std, in octaves)
     prior_weight: float = 0.2
     # breaks are overwhelmingly in 4; a 3 must be clearly heard. This also guards the x3/2 error on
     # swung and shuffled grooves, whose wrong grid (a beat every swung eighth) fits bars of three.
-    meter_prior: tuple[tuple[int, float], ...] = ((4, 0.04), (3, -0.1), (2, -0.02))
+    # 5 (5/4) only wins when its bars are heard; 2 is kept for 6/8 read in dotted quarters, but a 4/4
+    # groove read in 2 halves its downbeats, so it needs clear evidence too
+    meter_prior: tuple[tuple[int, float], ...] = ((4, 0.04), (3, -0.1), (2, -0.06), (5, -0.02))
     length_weight: float = 0.06
     length_tolerance: float = 0.015  # fraction of a beat the clip may be off a whole number of bars
     steps_per_octave: int = 120
@@ -104,11 +114,61 @@ def _downbeat_contrasts(down: np.ndarray, beat_frames: np.ndarray, meter: int) -
     return out
 
 
-def _downbeat_score(down: np.ndarray, beat_frames: np.ndarray, meter: int) -> tuple[float, int]:
-    """Best (contrast, index) of downbeat activation on every meter-th beat vs the other beats."""
+# Where drummers put the kick and the snare in a bar, per meter: (kick, snare) weights for beats
+# 1..meter. Beat 1 is where the clip's kick/snare pattern best matches one of these, rotated.
+# 4: backbeat (kick 1 and a lighter 3, snare 2 and 4; four-on-the-floor's even kicks add nothing
+# and its claps on 2 and 4 decide), half-time (snare on 3, trap), one-drop (kick and snare on 3,
+# nothing on 1: the convention that puts the drop on 3 and not on 1).
+BAR_TEMPLATES: dict[int, tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]] = {
+    2: (((1, 0), (0, 1)),),
+    3: (((1, 0, 0), (0, 1, 1)),),
+    4: (((1, 0, 0.5, 0), (0, 1, 0, 1)), ((1, 0, 0, 0), (0, 0, 1, 0)), ((0, 0, 1, 0), (0, 0, 1, 0))),
+    5: (((1, 0, 0, 0, 0), (0, 1, 0, 1, 0)),),
+}
+
+
+def _band_profile(band: np.ndarray, beat_frames: np.ndarray, meter: int) -> np.ndarray:
+    """Mean band strength on the beats at each bar position (grid beat index mod meter), scaled by
+    the strongest position; a band nearly silent on the beats (below 0.1) stays small."""
+    vals = _sample(band, beat_frames)
+    prof = np.array([vals[p::meter].mean() for p in range(meter)])
+    return prof / max(0.1, float(prof.max()))
+
+
+BAND_DEADZONE = 0.1  # bar positions within this of the band's mean are one level (velocity spread, not a pattern)
+
+
+def _shrink(profile: np.ndarray) -> np.ndarray:
+    """Centre a bar profile and shrink it toward zero by BAND_DEADZONE: an even ride with a little
+    velocity spread says nothing about beat 1, a backbeat still does."""
+    x = profile - profile.mean()
+    return np.sign(x) * np.maximum(np.abs(x) - BAND_DEADZONE, 0.0)
+
+
+def _band_evidence(bands: tuple[np.ndarray, np.ndarray], beat_frames: np.ndarray, meter: int) -> np.ndarray:
+    """For each start j < meter: how well kick and snare on the beats fit a bar template with beat 1
+    on grid beat j (the best template for that j), [meter]. Zeros where no template is known."""
+    templates = BAR_TEMPLATES.get(meter)
+    if not templates or beat_frames.size < meter + 1:
+        return np.zeros(meter)
+    kick, snare = (_shrink(_band_profile(b, beat_frames, meter)) for b in bands)
+    out = np.full(meter, -np.inf)
+    for k_t, s_t in templates:
+        k_t, s_t = np.asarray(k_t, float), np.asarray(s_t, float)
+        k_t, s_t = k_t - k_t.mean(), s_t - s_t.mean()
+        for j in range(meter):
+            # template beat q is grid beat j + q
+            out[j] = max(out[j], float(k_t @ np.roll(kick, -j) + s_t @ np.roll(snare, -j)))
+    return out
+
+
+def _downbeat_choice(down: np.ndarray, bands, beat_frames: np.ndarray, meter: int,
+                     params: GridParams) -> tuple[np.ndarray, np.ndarray]:
+    """(madmom's downbeat contrast, drum-band template evidence), each [meter]: one per start j."""
     c = _downbeat_contrasts(down, beat_frames, meter)
-    j = int(np.argmax(c))
-    return float(c[j]), j
+    if bands is None:
+        return c, np.zeros(meter)
+    return c, _band_evidence(bands, beat_frames, meter)
 
 
 def _margin(contrasts: np.ndarray) -> float:
@@ -130,13 +190,21 @@ def _length_bonus(duration: float, bpm: float, meter: int, tol: float) -> float:
 
 
 def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration: float,
-             params: GridParams = GridParams()) -> Grid | None:
-    """Fit the best steady grid. beat_act: activation of any beat (downbeats included), [frames]."""
+             params: GridParams = GridParams(),
+             bands: tuple[np.ndarray, np.ndarray] | None = None) -> Grid | None:
+    """Fit the best steady grid. beat_act: activation of any beat (downbeats included), [frames].
+
+    bands: optional (kick, snare) onset envelopes, [frames] at fps in 0..1 (backends.drum_band_envelopes),
+    evidence for where beat 1 is beside the downbeat activation.
+    """
     if beat_act.size < 2 * fps * 60.0 / MAX_BPM:
         return None
     # a little tolerance for hits a few ms off the grid (live playing, swing, the RNN's own jitter)
     act = maximum_filter1d(beat_act.astype(np.float64), size=3, mode="constant")
     down = maximum_filter1d(down_act.astype(np.float64), size=3, mode="constant")
+    if bands is not None:  # flux peaks may sit a frame or two either side of the network's beat
+        bands = tuple(maximum_filter1d(np.asarray(b, np.float64)[: act.size], size=5, mode="constant")
+                      for b in bands)
     n_steps = int(np.log2(MAX_BPM / MIN_BPM) * params.steps_per_octave) + 1
     tempi = MIN_BPM * 2.0 ** (np.arange(n_steps) / params.steps_per_octave)
     curve = np.array([_beat_scores(act, 60.0 * fps / t, params)[0] for t in tempi])
@@ -151,7 +219,10 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
         frames = np.arange(phase, act.size, period)
         prior = tempo_log_prior(bpm, params)
         for meter, mprior in params.meter_prior:
-            dscore, j = _downbeat_score(down, frames, meter)
+            c, ev = _downbeat_choice(down, bands, frames, meter, params)
+            j = int(np.argmax(c + params.band_weight * ev))
+            # the tempo and meter are chosen on how clear madmom's bar is, whichever beat is 1
+            dscore = float(c.max() + params.band_score_weight * ev[j])
             lbonus = _length_bonus(duration, bpm, meter, params.length_tolerance)
             total = (bscore + params.downbeat_weight * dscore + params.prior_weight * prior + mprior
                      + params.length_weight * lbonus)
@@ -165,7 +236,8 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
     bpm = _snap_to_length(bpm, duration, best[3], params.length_tolerance)
     period = 60.0 * fps / bpm
     lift = float(_grid_mean(act, np.array([np.arange(phase * fps, act.size, period)]))[0] - act.mean())
-    margin = _margin(_downbeat_contrasts(down, np.arange(best[2] * fps, act.size, 60.0 * fps / best[1]), best[3]))
+    c, ev = _downbeat_choice(down, bands, np.arange(best[2] * fps, act.size, 60.0 * fps / best[1]), best[3], params)
+    margin = _margin(c + params.band_weight * ev)
     return Grid(bpm=bpm, phase=phase, beats_per_bar=best[3], downbeat_index=best[4], score=best[0],
                 beat_score=best[5], downbeat_score=best[6], runner_up=float(runner), lift=lift,
                 downbeat_margin=margin)
