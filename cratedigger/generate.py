@@ -39,6 +39,8 @@ MAX_SEED = 2**32 - 1
 # on_step(done, total): progress in candidate-steps (a step of a batch of 4 counts 4), so the total
 # stays count * steps even when an out-of-memory retry changes the batch size.
 StepCallback = Callable[[int, int], None]
+# on_stage(text): a slow stage before the steps start, such as a backend converting the model once.
+StageCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class GenerationRequest:
     precision: "full" (the load dtype: fp32 on the CPU) or "fast" (bf16 + channels_last on CPUs
     with native bf16, fp16 on CUDA; see sampling_precision). reuse: feature-reuse interval, 1 = none.
     preset: the preset these values came from (recorded only; see cratedigger.presets).
-    backend: what runs the UNet ("torch"; see cratedigger.sampling_backend).
+    backend: what runs the UNet, "torch" or "openvino" (the CPU only, full steps only: feature
+    reuse needs the torch UNet's blocks; see cratedigger.sampling_backend).
     """
 
     count: int = 1
@@ -70,6 +73,8 @@ class GenerationRequest:
             raise BadParameterError(f"unknown precision {self.precision!r} (choose from {', '.join(PRECISIONS)})")
         check_interval(self.reuse)
         check_backend(self.backend)
+        if self.backend != "torch" and self.reuse > 1:
+            raise BadParameterError(_reuse_needs_torch(self))
         if self.steps is not None and (not isinstance(self.steps, int) or not 1 <= self.steps <= 10000):
             raise BadParameterError(f"steps must be an integer from 1 to 10000, got {self.steps!r}")
         if self.seeds is not None:
@@ -91,6 +96,21 @@ class GenerationRequest:
             raise BadParameterError(f"steps {steps} exceeds the model's {model.train_timesteps} train timesteps")
         seeds = self.seeds or tuple(secrets.randbelow(MAX_SEED + 1) for _ in range(self.count))
         return replace(self, steps=steps, seeds=seeds)
+
+
+def _reuse_needs_torch(request: GenerationRequest) -> str:
+    """One line for reuse > 1 on a compiled backend: a compiled graph cannot run the UNet's blocks
+    one by one. Presets that set reuse are refused too: without it they would be slower than on
+    torch, which is not what the producer chose them for."""
+    if request.preset is None:
+        return f"feature reuse needs the torch backend: reuse {request.reuse} was asked for with backend {request.backend!r} (use reuse 1)"
+    from cratedigger.presets import PRESETS
+
+    whole = " or ".join(repr(p.name) for p in PRESETS.values() if p.reuse == 1)
+    return (
+        f"feature reuse needs the torch backend: preset {request.preset!r} reuses features every {request.reuse} steps "
+        f"(with backend {request.backend!r} use preset {whole})"
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,6 +183,18 @@ def unet_for(model: LoadedModel, precision: Precision) -> torch.nn.Module:
     return variants[precision]
 
 
+def unet_forward(model: LoadedModel, precision: Precision, *, backend: str, reuse: int, on_stage=None):
+    """forward(sample, t) -> prediction for one denoising run: the torch UNet (with feature reuse
+    every `reuse` steps), or the OpenVINO-compiled one (converted once, then cached on disk)."""
+    if backend == "torch":
+        return ReuseForward(unet_for(model, precision), reuse)
+    if reuse > 1:
+        raise BadParameterError(f"feature reuse needs the torch backend, not {backend!r}")
+    from cratedigger.openvino_unet import openvino_forward
+
+    return openvino_forward(model, precision, on_stage=on_stage)
+
+
 def generate(
     model: LoadedModel,
     request: GenerationRequest,
@@ -170,15 +202,17 @@ def generate(
     on_batch: Callable[[list[Candidate]], None] | None = None,
     on_step: StepCallback | None = None,
     cancel: CancelToken | None = None,
+    on_stage: StageCallback | None = None,
 ) -> list[Candidate]:
     """Generate request.count candidates from noise, in batches.
 
     Each finished batch goes to `on_batch` at once, so a UI can show it while the rest cook.
     `on_step(done, total)` is called after every denoising step; `cancel` stops within one step
-    (raising CancelledError; batches already handed to on_batch stay delivered).
+    (raising CancelledError; batches already handed to on_batch stay delivered). `on_stage(text)`
+    names a slow stage before the first step (the openvino backend converting the model, once).
     """
     request = request.resolved(model)
-    sampler = BatchSampler(model, request, on_step=on_step, cancel=cancel)
+    sampler = BatchSampler(model, request, on_step=on_step, cancel=cancel, on_stage=on_stage)
     return sampler.run(lambda seeds, generators: _noise(model, generators), on_batch=on_batch)
 
 
@@ -191,10 +225,11 @@ def _noise(model: LoadedModel, generators: Sequence[torch.Generator]) -> torch.T
 class BatchSampler:
     """Runs a request batch by batch, keeping one step counter across batches for progress."""
 
-    def __init__(self, model, request, *, on_step, cancel, start_step=0, extra_params=None):
+    def __init__(self, model, request, *, on_step, cancel, start_step=0, extra_params=None, on_stage=None):
         self.model = model
         self.request = request
         self.on_step = on_step
+        self.on_stage = on_stage
         self.cancel = cancel or CancelToken()
         self.start_step = start_step
         self.extra_params = extra_params or {}
@@ -208,7 +243,9 @@ class BatchSampler:
         seeds = list(self.request.seeds)
         batch = self.request.batch_size or default_batch_size(self.model, len(seeds))
         self.total = len(seeds) * self.steps_per_batch
-        unet_for(self.model, self.precision)  # cast before the first batch's clock starts
+        # cast (or convert, for a compiled backend) before the first batch's clock starts
+        unet_forward(self.model, self.precision, backend=self.request.backend, reuse=self.request.reuse, on_stage=self.on_stage)
+        self.cancel.raise_if_cancelled()  # a conversion takes a minute and cannot stop midway
         results: list[Candidate] = []
         start = 0
         while start < len(seeds):
@@ -256,6 +293,7 @@ class BatchSampler:
                 cancel=self.cancel,
                 precision=self.precision,
                 reuse=self.request.reuse,
+                backend=self.request.backend,
             )
             images = decode_images(self.model, latents)
         except torch.OutOfMemoryError:
@@ -278,6 +316,7 @@ class BatchSampler:
                 "precision": self.precision.name,
                 "reuse": self.request.reuse,
                 "preset": self.request.preset,
+                "backend": self.request.backend,
                 "sample_rate": self.model.mel.sample_rate,
                 **self.extra_params,
             }
@@ -328,6 +367,7 @@ def denoise(
     cancel: CancelToken | None = None,
     precision: Precision | None = None,
     reuse: int = 1,
+    backend: str = "torch",
 ) -> torch.Tensor:
     """The denoising loop on model space [B, C, H, W] (pixels in [-1, 1], or scaled latents).
 
@@ -337,6 +377,7 @@ def denoise(
     every step (outpainting), and are exactly the source at the end.
     precision: the UNet's dtype and layout (default: the model's load dtype, contiguous); the
     sample and the scheduler stay fp32 whatever it is. reuse: feature-reuse interval (1 = none).
+    backend: "torch", or "openvino" (compiled for `precision` on first use; see openvino_unet).
     """
     sched = make_scheduler(model, scheduler)
     sched.set_timesteps(steps, device=model.device)
@@ -354,12 +395,14 @@ def denoise(
         sample = sample * sched.init_noise_sigma
     kwargs = _step_kwargs(sched, eta=eta, generators=generators)
     precision = precision or Precision(model.dtype)
-    forward = ReuseForward(unet_for(model, precision), reuse)
-    layout = torch.channels_last if precision.channels_last else torch.contiguous_format
+    forward = unet_forward(model, precision, backend=backend, reuse=reuse)
+    # a compiled backend takes fp32 in and applies its precision inside
+    feed = precision if backend == "torch" else Precision(torch.float32)
+    layout = torch.channels_last if feed.channels_last else torch.contiguous_format
     for i, t in enumerate(timesteps):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        model_input = sched.scale_model_input(sample, t).to(precision.dtype).contiguous(memory_format=layout)
+        model_input = sched.scale_model_input(sample, t).to(feed.dtype).contiguous(memory_format=layout)
         prediction = forward(model_input, t).to(torch.float32).contiguous()
         sample = sched.step(prediction, t, sample, **kwargs).prev_sample
         if keep_columns > 0:

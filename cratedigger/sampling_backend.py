@@ -1,7 +1,6 @@
-"""Which runtime runs the UNet: torch (always), or a compiled backend from an optional extra.
-
-Only torch is built today; "openvino" is the named slot for issue 16's compiled backend, so that
-asking for it says plainly whether the package is missing rather than failing somewhere deep.
+"""Which runtime runs the UNet: torch (always), or OpenVINO from the optional extra
+(`pip install -e .[openvino]`; cratedigger.openvino_unet). Asking for a backend whose package is
+missing says so plainly at request time rather than failing somewhere deep.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import importlib.util
 from cratedigger.errors import BadParameterError
 
 BACKENDS = {"torch": "torch", "openvino": "openvino"}  # name -> the Python package it needs
-BUILT = ("torch",)
+BUILT = ("torch", "openvino")
 
 
 def check_backend(name: str) -> str:
