@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the first candidate; the others follow it (+1 each)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 like DDPM")
     p.add_argument("--batch-size", type=int, default=None, help="default: 1 on a CPU, sized to memory on a GPU")
-    p.add_argument("--backend", default="torch", help="torch; openvino needs the openvino extra (not built yet)")
+    p.add_argument("--backend", default="torch", help="torch (default) or openvino (pip install -e .[openvino]; CPU, full steps only, so with --preset best; the first run converts the model, about a minute, then it is cached)")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--offline", action="store_true", help="use only the Hugging Face cache")
     p.add_argument("--out", required=True, type=Path, help="folder for the WAVs and JSON sidecars")
@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
                 )
 
     try:
-        generate(model, request, on_batch=on_batch, on_step=on_step)
+        generate(model, request, on_batch=on_batch, on_step=on_step,
+                 on_stage=lambda text: print(f"cratedigger: {text}", file=sys.stderr, flush=True))
     finally:
         bar.close()
         for path in written:  # also when stopped or failed: what is on disk
