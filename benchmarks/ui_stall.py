@@ -95,6 +95,7 @@ def open_offscreen_window(work: Path):
         player_factory=lambda: Player(stream_factory=SilentStream),
         drag_cache=work / "drag",
         fresh_dir=work / "fresh",
+        cut_in_process=True,  # as the app runs (cratedigger_ui.app)
     )
     window.resize(1280, 800)
     window.show()

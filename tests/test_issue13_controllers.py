@@ -130,7 +130,7 @@ def test_candidates_arrive_as_a_typed_message_and_land_in_the_fresh_tray(qtbot, 
     cand = SimpleNamespace(audio=click_loop(bpm=120, bars=2, sample_rate=RATE), sample_rate=RATE, seed=0, seconds=None)
     model_job.on_message[CandidatesReady](CandidatesReady((cand,)))
     cut = jobs.submitted[-1]
-    assert cut.fn is tasks.prepare_fresh_job and cut.args[0] == [cand] and cut.args[5] == "generated"
+    assert cut.fn.func is tasks.prepare_fresh_job and cut.args[0] == [cand] and cut.args[5] == "generated"
     assert controller._pending_batches[1][1] == "generated"  # held until cut: a quit still keeps it
 
 
@@ -273,3 +273,38 @@ def test_model_and_analysis_threads_yield_the_cpu_to_the_gui_thread(qtbot):
     assert seen["library"] == gui  # writes the producer waits on keep the GUI's priority
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the GUI thread itself is untouched
     jobs.shutdown()
+
+
+def test_the_cutting_process_cuts_a_candidate_as_the_pool_thread_does():
+    from cratedigger.generate import Candidate
+    from cratedigger_ui.cutting import Cutter, fresh_loop
+
+    audio = click_loop(bpm=100, bars=2, sample_rate=RATE)[: int(5.9 * RATE)].astype(np.float32)
+    cand = Candidate(index=0, seed=3, audio=audio, image=np.zeros((4, 4), np.uint8), sample_rate=RATE,
+                     params={"steps": 2})
+    cutter = Cutter()
+    try:
+        there = cutter.cut(cand, model_info={"ref": "some/model"}, parent=None, origin="generated")
+    finally:
+        cutter.close()
+    here = fresh_loop(cand, model_info={"ref": "some/model"}, parent=None, origin="generated")
+    assert (there.bpm, there.bars, there.origin) == (here.bpm, here.bars, here.origin) and there.bpm == 100.0
+    assert np.array_equal(there.audio, here.audio) and there.analysis == here.analysis
+
+
+def test_a_dead_cutting_process_falls_back_to_cutting_here():
+    from cratedigger.generate import Candidate
+    from cratedigger_ui.cutting import Cutter
+
+    audio = click_loop(bpm=100, bars=2, sample_rate=RATE)[: int(5.9 * RATE)].astype(np.float32)
+    cand = Candidate(index=0, seed=3, audio=audio, image=np.zeros((4, 4), np.uint8), sample_rate=RATE)
+    cutter = Cutter()
+    try:
+        cutter.cut(cand, model_info={}, parent=None, origin="generated")
+        for process in list(cutter._pool._processes.values()):
+            process.kill()  # as the OS does to a worker out of memory
+            process.join(10)
+        loop = cutter.cut(cand, model_info={}, parent=None, origin="generated")
+    finally:
+        cutter.close()
+    assert loop.bpm == 100.0 and cutter._pool is None  # cut on this thread; no dead pool kept

@@ -4,4 +4,5 @@ import sys
 
 from cratedigger_ui.app import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the cutting worker process imports this module again: it must not start an app
+    sys.exit(main())

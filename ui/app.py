@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     from cratedigger_ui.main_window import MainWindow
     from cratedigger_ui.settings import AppSettings, make_settings
 
-    window = MainWindow(settings=AppSettings(make_settings(args.settings)), library_root=args.library)
+    window = MainWindow(settings=AppSettings(make_settings(args.settings)), library_root=args.library,
+                        cut_in_process=True)  # the beat analysis never shares the GUI thread's lock
 
     def excepthook(kind, value, tb) -> None:
         # A bug in a slot is logged with its traceback and shown as one readable line.

@@ -6,6 +6,7 @@ status lines and knows the selected loop."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -34,6 +35,7 @@ class GenerationController:
         fresh_store,
         drag_cache: Path,
         settings,
+        cutter=None,
     ) -> None:
         # shell: show_error(text), set_status(text, ms), update_actions(), current, current_audio()
         self.shell = shell
@@ -45,6 +47,8 @@ class GenerationController:
         self.drag_cache = drag_cache
         self.settings = settings
         self.model_cache = tasks.ModelCache()
+        # cuts candidates in a worker process (cratedigger_ui.cutting) when given; else on the pool thread
+        self.cutter = cutter
         # candidates made but not yet cut into loops, by first number: (candidates, origin, parent, index)
         self._pending_batches: dict[int, tuple[list, str, tasks.ParentGrid | None, int]] = {}
         self._variation_counts: dict[str, int] = {}
@@ -162,8 +166,8 @@ class GenerationController:
         # held until analysed, so quitting before then still keeps them (save_pending)
         self._pending_batches[first] = (candidates, origin, parent, index)
         self.jobs.submit(
-            "analysis", tasks.prepare_fresh_job, candidates, first, self.drag_cache, dict(self._model_info),
-            parent, origin, self.fresh_store, index, label=f"fresh-{first}",
+            "analysis", functools.partial(tasks.prepare_fresh_job, cutter=self.cutter), candidates, first,
+            self.drag_cache, dict(self._model_info), parent, origin, self.fresh_store, index, label=f"fresh-{first}",
             on_done=lambda entries, first=first: self.fresh_ready(entries, first),
             on_error=lambda m: self.shell.show_error(f"Could not analyse new loops: {m}"),
         )

@@ -31,6 +31,7 @@ from cratedigger.playback import Player
 from cratedigger_ui import tasks
 from cratedigger_ui.audition import Audition
 from cratedigger_ui.chop_kit import ChopController
+from cratedigger_ui.cutting import Cutter
 from cratedigger_ui.entries import Entry
 from cratedigger_ui.generation_controller import GenerationController
 from cratedigger_ui.library_controller import AUDIO_SUFFIXES, EMPTY_LIBRARY, LibraryController
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         drag_cache: Path | None = None,
         fresh_dir: Path | None = None,
         warm_up: bool = True,
+        cut_in_process: bool = False,
     ) -> None:
         super().__init__()
         guard_refcounts()  # idempotent; covers windows made without create_app (tests)
@@ -96,7 +98,8 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.generation = GenerationController(
             self, jobs=self.jobs, panel=self.panel, fresh_model=self.fresh_model, fresh_list=self.fresh_list,
-            fresh_store=self.fresh_store, drag_cache=self.drag_cache, settings=settings)
+            fresh_store=self.fresh_store, drag_cache=self.drag_cache, settings=settings,
+            cutter=Cutter() if cut_in_process else None)
         self.library_ctl = LibraryController(
             self, jobs=self.jobs, library_root=library_root, filters=self.filters, library_model=self.library_model,
             library_list=self.library_list, fresh_model=self.fresh_model, fresh_list=self.fresh_list,
@@ -663,5 +666,7 @@ class MainWindow(QMainWindow):
         # Cancel everything and let the pools drain: the generation loop stops within one step.
         if not self.jobs.shutdown():
             log.warning("some background work did not finish before quitting")
+        if self.generation.cutter is not None:
+            self.generation.cutter.close()
         self.library_ctl.close()
         event.accept()

@@ -15,7 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from cratedigger.errors import BadParameterError, LibraryError
-from cratedigger.loop import ORIGIN_KINDS, Loop, Origin, SourceGrid  # (no analysis imported: cheap)
+from cratedigger.loop import Loop, Origin, SourceGrid  # (no analysis imported: cheap)
+from cratedigger_ui.cutting import fresh_loop
 from cratedigger_ui.entries import OVERVIEW_BINS, Entry, entry_from_sample
 from cratedigger_ui.job_messages import CandidatesReady, ModelLoaded
 from cratedigger_ui.workers import JobContext
@@ -237,17 +238,6 @@ def parent_grid(entry: Entry | None) -> ParentGrid | None:
     return ParentGrid(entry.name, entry.sample_id, entry.bpm, entry.beats_per_bar, 0.0)
 
 
-def fresh_loop(candidate: Any, *, model_info: dict, parent: ParentGrid | None, origin: str) -> Loop:
-    """A candidate as the engine cuts it (loop.loop_from_candidate: best_loop, or its source's grid for
-    a variation of a loop with a tempo), its origin the kind the app made it as ("generated", ...)."""
-    from cratedigger.loop import loop_from_candidate
-
-    loop = loop_from_candidate(candidate, model_info=model_info, source=parent)
-    if origin in ORIGIN_KINDS and origin != loop.origin.kind:
-        loop = loop.with_(origin=Origin(origin, loop.origin.provenance))
-    return loop
-
-
 def entry_of_loop(loop: Loop, *, key: str, name: str, parent_id: int | None) -> Entry:
     """A Loop as a Fresh tray row: its audio, grid and analysis as the engine made them; `source` is its
     origin kind, so `library list --source` finds it once kept."""
@@ -283,15 +273,17 @@ def fresh_name(origin: str, number: int, parent: ParentGrid | None, index: int) 
 
 def prepare_fresh_job(
     ctx: JobContext, candidates: Sequence[Any], first_number: int, drag_dir: Path, model_info: dict,
-    parent: ParentGrid | None, origin: str, store: Any = None, first_index: int = 1,
+    parent: ParentGrid | None, origin: str, store: Any = None, first_index: int = 1, *, cutter: Any = None,
 ) -> list[Entry]:
     """Cut a batch of candidates into Fresh tray entries (with a drag-ready WAV each), stored in the
-    Fresh tray folder (`store`, a FreshStore) as soon as each is ready."""
+    Fresh tray folder (`store`, a FreshStore) as soon as each is ready. With a `cutter`
+    (cratedigger_ui.cutting.Cutter) the analysis runs in its worker process."""
     out = []
     for i, cand in enumerate(candidates):
         ctx.check()
         number = first_number + i
-        loop = fresh_loop(cand, model_info=model_info, parent=parent, origin=origin)
+        cut = cutter.cut if cutter is not None else fresh_loop
+        loop = cut(cand, model_info=model_info, parent=parent, origin=origin)
         entry = entry_of_loop(loop, key=f"fresh:{number}", name=fresh_name(origin, number, parent, first_index + i),
                               parent_id=parent.sample_id if parent else None)
         entry = with_drag_file(entry, drag_dir)

@@ -186,7 +186,7 @@ class Jobs(QObject):
         handlers = dict(on_message or {})
         check_handlers(handlers)
         job_id = next(self._ids)
-        label = label or group or fn.__name__
+        label = label or group or getattr(fn, "__name__", type(fn).__name__)
         if group is not None:
             if replace and group in self._latest:
                 self.cancel(self._latest[group])
