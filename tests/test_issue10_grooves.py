@@ -18,8 +18,9 @@ from cratedigger.analysis import Analyzer, GridParams
 RATE = 22050
 KIND = {k.name: k for k in KINDS}
 # the analyzer as it was before beat-1 evidence from the drum bands and meter 5
-BEFORE = Analyzer(backend="madmom", grid=GridParams(band_weight=0.0, band_score_weight=0.0, kick_32nds_limit=0.0,
-                                                    meter_prior=((4, 0.04), (3, -0.1), (2, -0.02))))
+BEFORE = Analyzer(backend="madmom", grid=GridParams(
+    band_weight=0.0, band_score_weight=0.0, kick_32nds_limit=0.0, bar_repeat_margin=0.0,
+    meter_prior=((4, 0.04), (3, -0.1), (2, -0.02))))
 
 
 def groove(kind: str, kit: str, *, bpm: float, offset_beats: int, seed: int, seconds: float = 7.0):

@@ -37,16 +37,20 @@ class GridParams:
     third_ratio: float = 0.7  # thirds weaker than this fraction of the beats are not penalised
     downbeat_weight: float = 1.0
     # drum-band evidence for beat 1 (kick and snare templates) beside madmom's downbeat contrast: its
-    # values run ~0..1.5 against madmom's ~0..0.5, so 3 lets a clear drum pattern overrule a network
+    # values run ~0..1.5 against madmom's ~0..0.5, so 2 lets a clear drum pattern overrule a network
     # that hears the clap of a four-on-the-floor or a one-drop's drop as beat 1. Set on the tune split
-    # of benchmarks/groove_corpus.py (54 clips, --per-kind 6).
-    band_weight: float = 3.0
+    # of benchmarks/groove_corpus.py (54 clips, --per-kind 6) and benchmarks/corpus: 3 did as well on
+    # the first and cost the second's rock and lmms loops downbeats
+    band_weight: float = 2.0
     # ...and how much it counts when choosing between tempi and meters: 0.05 helped the groove corpus
     # but read a plain 88 BPM rock kit at 176 (a half-time bar), so tempo and meter stay madmom's
     band_score_weight: float = 0.0
     # kicks half-way between the 16th notes of a tempo (its 32nds; a trap kick on the "a" of 1 read
     # at half speed) stronger than this fraction of the kicks on the beats: the tempo is twice that
     kick_32nds_limit: float = 0.25  # set on the groove corpus tune split (0.2-0.3 alike)
+    # a 2 is read as 4 when the kick and snare pattern repeats clearly better every 4 beats than every 2
+    # (by this much normalised correlation): a bar of 4 whose halves differ is not two bars of 2
+    bar_repeat_margin: float = 0.03  # tune split: 0.01-0.05 alike
     prior_range: tuple[float, float] = (80.0, 170.0)  # no preference inside; most breaks are here
     prior_octaves: float = 0.3  # how fast the prior falls off outside the range (std, in octaves)
     prior_weight: float = 0.2
@@ -242,6 +246,13 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
                       and _kicks_on_32nds(bands[0], r[2] * fps, 60.0 * fps / r[1]) <= params.kick_32nds_limit]
             if faster:
                 best = faster[0]
+    if bands is not None and params.bar_repeat_margin > 0 and best[3] == 2:
+        drums = bands[0] + bands[1]
+        period = 60.0 * fps / best[1]
+        if _repeats(drums, 4 * period) - _repeats(drums, 2 * period) > params.bar_repeat_margin:
+            fours = [r for r in results if r[3] == 4 and r[1] == best[1]]
+            if fours:
+                best = fours[0]
     runner = max((r[0] for r in results if abs(np.log2(r[1] / best[1])) > 0.1), default=-np.inf)
     bpm, phase = _regress(beat_act, fps, best[1], best[2])
     bpm = _snap_to_length(bpm, duration, best[3], params.length_tolerance)
@@ -252,6 +263,16 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
     return Grid(bpm=bpm, phase=phase, beats_per_bar=best[3], downbeat_index=best[4], score=best[0],
                 beat_score=best[5], downbeat_score=best[6], runner_up=float(runner), lift=lift,
                 downbeat_margin=margin)
+
+
+def _repeats(env: np.ndarray, lag: float) -> float:
+    """Normalised correlation of an envelope with itself `lag` frames later (0 when too short)."""
+    lag = int(round(lag))
+    if lag < 1 or env.size - lag < lag:
+        return 0.0
+    a, b = env[:-lag] - env[:-lag].mean(), env[lag:] - env[lag:].mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / den if den > 1e-12 else 0.0
 
 
 def _kicks_on_32nds(kick: np.ndarray, phase: float, period: float) -> float:
