@@ -308,3 +308,16 @@ def test_a_dead_cutting_process_falls_back_to_cutting_here():
     finally:
         cutter.close()
     assert loop.bpm == 100.0 and cutter._pool is None  # cut on this thread; no dead pool kept
+
+
+def test_the_cutting_workers_start_before_the_first_batch(qtbot):
+    from cratedigger_ui.cutting import Cutter
+
+    cutter = Cutter(workers=2)
+    try:
+        cutter.start()
+        qtbot.waitUntil(lambda: len(cutter._pool._processes) == 2, timeout=10000)
+        assert all(p.is_alive() for p in cutter._pool._processes.values())
+    finally:
+        cutter.close()
+    assert cutter._pool is None

@@ -6,6 +6,7 @@ batch was cut. In its own process it shares no lock with the window. No Qt is im
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Sequence
@@ -28,6 +29,10 @@ def _cut(candidate: Any, model_info: dict, parent: Any, origin: str):
     return fresh_loop(candidate, model_info=model_info, parent=parent, origin=origin)
 
 
+def _ready() -> None:
+    """A no-op the workers run once started (their initializer has loaded the analysis by then)."""
+
+
 def _warm() -> None:
     """Runs once in the worker: the analysis imports before the first batch needs them."""
     try:
@@ -45,31 +50,43 @@ def _warm() -> None:
 
 
 class Cutter:
-    """One worker process (started on first use, spawned: never a fork of a Qt process) that cuts
-    candidates one at a time. `cut` blocks its caller, a pool thread, which waits without the lock."""
+    """Worker processes (spawned: never a fork of a Qt process) that cut candidates, as many as the
+    analysis pool has threads. `cut` blocks its caller, a pool thread, which waits without the lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, workers)
         self._pool: ProcessPoolExecutor | None = None
         self._broken = False
+        self._lock = threading.Lock()  # pool threads may ask for the first cut at once
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                import multiprocessing
+
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_warm,
+                                                 mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def start(self) -> None:
+        """Start the workers and load the analysis now (at launch), not when the first batch lands."""
+        if not self._broken:
+            for _ in range(self.workers):
+                self._executor().submit(_ready)
 
     def cut(self, candidate: Any, *, model_info: dict, parent: Any, origin: str):
-        if self._broken:
-            return fresh_loop(candidate, model_info=model_info, parent=parent, origin=origin)
-        if self._pool is None:
-            import multiprocessing
-
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_warm)
-        try:
-            return self._pool.submit(_cut, candidate, dict(model_info), parent, origin).result()
-        except BrokenProcessPool as exc:
-            # The worker died (killed, out of memory): loops still get cut, on the calling thread.
-            log.warning("cutting process stopped (%s); cutting on the pool thread from now on", exc)
-            self._broken = True
-            self.close()
-            return fresh_loop(candidate, model_info=model_info, parent=parent, origin=origin)
+        if not self._broken:
+            try:
+                return self._executor().submit(_cut, candidate, dict(model_info), parent, origin).result()
+            except BrokenProcessPool as exc:
+                # A worker died (killed, out of memory): loops still get cut, on the calling thread.
+                log.warning("cutting process stopped (%s); cutting on the pool thread from now on", exc)
+                self._broken = True
+                self.close()
+        return fresh_loop(candidate, model_info=model_info, parent=parent, origin=origin)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)

@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         self.generation = GenerationController(
             self, jobs=self.jobs, panel=self.panel, fresh_model=self.fresh_model, fresh_list=self.fresh_list,
             fresh_store=self.fresh_store, drag_cache=self.drag_cache, settings=settings,
-            cutter=Cutter() if cut_in_process else None)
+            cutter=Cutter(workers=self.jobs.pools["analysis"].maxThreadCount()) if cut_in_process else None)
         self.library_ctl = LibraryController(
             self, jobs=self.jobs, library_root=library_root, filters=self.filters, library_model=self.library_model,
             library_list=self.library_list, fresh_model=self.fresh_model, fresh_list=self.fresh_list,
@@ -431,6 +431,10 @@ class MainWindow(QMainWindow):
             on_done=lambda _t: self.statusBar().showMessage("Ready", 4000),
             on_error=lambda m: log.info("warm-up: %s", m),
         )
+        cutter = self.generation.cutter
+        if cutter is not None:  # its workers load the analysis now, not when the first batch lands
+            self.jobs.submit("analysis", lambda ctx: cutter.start(), label="cutter-start",
+                             on_error=lambda m: log.info("cutting process: %s", m))
 
     @property
     def warmed_up(self) -> bool:
