@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cratedigger.library import Library
 from library_helpers import click_loop
+from ui_helpers import two_loop_library as make_two_loop_library
 
 RATE = 22050
 
@@ -205,13 +205,7 @@ def test_replace_needs_a_group_and_groups_are_not_labels(qtbot):
 
 @pytest.fixture
 def two_loop_library(tmp_path):
-    root = tmp_path / "library"
-    with Library.open(root, analyzer=None) as lib:
-        lib.add_audio(click_loop(bpm=120, bars=2, sample_rate=RATE), RATE, name="amen-ish", source="generated",
-                      bpm=120.0, bars=2, tags=["dusty"])
-        lib.add_audio(click_loop(bpm=90, bars=1, sample_rate=RATE, seed=7), RATE, name="lazy", source="generated",
-                      bpm=90.0, bars=1)
-    return root
+    return make_two_loop_library(tmp_path / "library")
 
 
 def test_the_count_reaches_the_filter_bar_through_set_count(make_window, qtbot, two_loop_library, monkeypatch):

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from cratedigger.library import Library
 from cratedigger.playback import BLOCK_FRAMES, Player
 from library_helpers import click_loop, parse_wav
+from ui_helpers import two_loop_library as make_two_loop_library
 
 RATE = 22050
 
@@ -19,13 +20,7 @@ RATE = 22050
 @pytest.fixture
 def library_root(tmp_path):
     """Two whole-bar loops with tempo, one tagged: what a producer's library looks like."""
-    root = tmp_path / "library"
-    with Library.open(root, analyzer=None) as lib:
-        lib.add_audio(click_loop(bpm=120, bars=2, sample_rate=RATE), RATE, name="amen-ish", source="generated",
-                      bpm=120.0, bars=2, tags=["dusty"])
-        lib.add_audio(click_loop(bpm=90, bars=1, sample_rate=RATE, seed=7), RATE, name="lazy", source="generated",
-                      bpm=90.0, bars=1)
-    return root
+    return make_two_loop_library(tmp_path / "library")
 
 
 def lib_sample(root, name):
