@@ -2,7 +2,9 @@
 
 madmom's downbeat network hears the clap of a four-on-the-floor and the drop of a reggae one-drop as
 beat 1, and a 5/4 bar could not be read at all; the kick and snare bands and meter 5 fix that. Trap
-was read at half speed; kicks on that grid's 32nd notes now say it is twice as fast. Each clip is
+was read at half speed; kicks on that grid's 32nd notes now say it is twice as fast. Slow 16th-note
+grooves were read at twice their tempo, as half-time bars (snare on 3 only); a bar whose one snare is
+on 3 is now a backbeat bar at half the tempo. Each clip is
 recorded one-shots on an exact grid (benchmarks/groove_corpus.py's kinds), some cut off beat 1.
 """
 
@@ -19,7 +21,7 @@ RATE = 22050
 KIND = {k.name: k for k in KINDS}
 # the analyzer as it was before beat-1 evidence from the drum bands and meter 5
 BEFORE = Analyzer(backend="madmom", grid=GridParams(
-    band_weight=0.0, band_score_weight=0.0, kick_32nds_limit=0.0, bar_repeat_margin=0.0,
+    band_weight=0.0, band_score_weight=0.0, kick_32nds_limit=0.0, bar_repeat_margin=0.0, halftime_snare_lift=0.0,
     meter_prior=((4, 0.04), (3, -0.1), (2, -0.02))))
 
 
@@ -89,3 +91,30 @@ def test_the_clips_above_fooled_the_analyzer_before_the_drum_bands():
         audio, true_downs = groove(kind, kit, bpm=bpm, offset_beats=offset, seed=int(bpm) * 10 + offset)
         wrong += not is_right(kind, BEFORE.analyze(audio, sample_rate=RATE), true_downs, bpm)
     assert wrong == len(CASES)
+
+
+# slow 16th-note grooves (snare on 2 and 4, 16th hats): the issue's ballads at 64 and 70 and cajon at 88
+SLOW = [
+    ("ballad16", "BJA_Pacific", 64.0, 0),
+    ("ballad16", "BJA_Pacific", 70.0, 3),
+    ("cajon16", "ForzeeStereo", 88.0, 2),
+    ("cajon16", "BJA_Pacific", 84.0, 3),
+]
+# the analyzer as it was before the half-time rule
+NO_HALVING = Analyzer(backend="madmom", grid=GridParams(halftime_snare_lift=0.0))
+
+
+@pytest.mark.parametrize("kind, kit, bpm, offset", SLOW, ids=[f"{c[0]}-{c[2]:g}-off{c[3]}" for c in SLOW])
+def test_a_slow_16th_note_groove_is_read_at_its_slow_tempo_with_the_snare_on_2_and_4(kind, kit, bpm, offset):
+    audio, true_downs = groove(kind, kit, bpm=bpm, offset_beats=offset, seed=int(bpm) * 10 + offset)
+    result = Analyzer(backend="madmom").analyze(audio, sample_rate=RATE)
+    assert result.bpm == pytest.approx(bpm, rel=0.04)
+    assert result.beats_per_bar == 4
+    # a slow bar of kick-snare-kick-snare is the same from beat 3; the snare must be on 2 and 4
+    assert downbeats_on_bar_beats(result, true_downs, bpm, 4, allowed=(1, 3)), (result.downbeats, true_downs)
+
+
+def test_the_slow_grooves_above_were_read_at_double_tempo_before():
+    for kind, kit, bpm, offset in SLOW:
+        audio, _ = groove(kind, kit, bpm=bpm, offset_beats=offset, seed=int(bpm) * 10 + offset)
+        assert NO_HALVING.analyze(audio, sample_rate=RATE).bpm == pytest.approx(2 * bpm, rel=0.04), (kind, bpm)

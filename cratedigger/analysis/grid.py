@@ -51,6 +51,13 @@ class GridParams:
     # a 2 is read as 4 when the kick and snare pattern repeats clearly better every 4 beats than every 2
     # (by this much normalised correlation): a bar of 4 whose halves differ is not two bars of 2
     bar_repeat_margin: float = 0.03  # tune split: 0.01-0.05 alike
+    # a bar of 4 whose only snare is on 3 (a half-time bar) is a backbeat bar at half the tempo, snare
+    # on 2 and 4: a producer counts a slow 16th-note groove (a ballad at 64, half-time at 74) at the
+    # slow tempo. Taken when the snare on 3 stands out of the bar's other beats by this much (shrunk
+    # profile, 0..1) and half the tempo is at least halftime_floor_bpm; trap, whose kicks then sit on
+    # 32nds, goes back to the fast tempo (kick_32nds_limit). 0 turns it off
+    halftime_snare_lift: float = 0.4
+    halftime_floor_bpm: float = 55.0
     prior_range: tuple[float, float] = (80.0, 170.0)  # no preference inside; most breaks are here
     prior_octaves: float = 0.3  # how fast the prior falls off outside the range (std, in octaves)
     prior_weight: float = 0.2
@@ -240,6 +247,8 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
         return None
     results.sort(key=lambda r: -r[0])
     best = results[0]
+    if bands is not None and params.halftime_snare_lift > 0 and best[3] == 4:
+        best = _backbeat_octave(best, results, down, bands, fps, params)
     if bands is not None and params.kick_32nds_limit > 0:
         if _kicks_on_32nds(bands[0], best[2] * fps, 60.0 * fps / best[1]) > params.kick_32nds_limit:
             # ...but only when the kicks do sit on the 16ths of the faster grid
@@ -264,6 +273,36 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
     return Grid(bpm=bpm, phase=phase, beats_per_bar=best[3], downbeat_index=best[4], score=best[0],
                 beat_score=best[5], downbeat_score=best[6], runner_up=float(runner), lift=lift,
                 downbeat_margin=margin)
+
+
+def _backbeat_octave(best: tuple, results: list, down: np.ndarray, bands, fps: float,
+                     params: GridParams) -> tuple:
+    """The reading at half best's tempo when best's bar is a half-time bar (the snare only on 3),
+    so that the snare lands on 2 and 4; best itself otherwise. Results are (total, bpm, phase s, meter,
+    beat-1 index, beat score, downbeat score), best first."""
+    half = best[1] / 2.0
+    if half < params.halftime_floor_bpm:
+        return best
+    period = 60.0 * fps / best[1]
+    frames = np.arange(best[2] * fps, bands[1].size, period)
+    if frames.size < 8:  # two bars at least, or one snare could be a fill
+        return best
+    # whichever beat of the bar was taken as 1: one snare beat in four is a half-time bar
+    snare = _band_profile(bands[1], frames, 4)
+    top = int(np.argmax(snare))
+    if snare[top] - np.delete(snare, top).max() < params.halftime_snare_lift:
+        return best
+    # a kick on every beat is four on the floor: those beats are the beats, whatever the claps do
+    if _band_profile(bands[0], frames, 4).min() > 0.6:
+        return best
+    # the slower beats are the snare's (and so beat 1's) every other beat, not the ones between them
+    slow_period = 2.0 * period
+    phase = (best[2] * fps + (top % 2) * period) % slow_period
+    c, ev = _downbeat_choice(down, bands, np.arange(phase, bands[1].size, slow_period), 4, params)
+    j = int(np.argmax(c + params.band_weight * ev))
+    slower = [r for r in results if r[3] == 4 and abs(r[1] / half - 1.0) < 0.03]
+    total, beat_score = (slower[0][0], slower[0][5]) if slower else (best[0], best[5])
+    return (total, half, phase / fps, 4, j, beat_score, float(c.max()))
 
 
 def _repeats(env: np.ndarray, lag: float) -> float:
