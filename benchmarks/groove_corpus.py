@@ -4,7 +4,9 @@
 
 Kinds: slow 16th-note grooves (ballad, cajon-like, slow funk), 12/8 shuffles and a Purdie-style
 half-time shuffle, reggae one-drop, four-on-the-floor with off-beat hats, trap with hat rolls, 5/4,
-and loops that do not start on beat 1 (a start offset on a share of every kind). Hits are recorded
+a jazz ride, metal double kick, electro with the hats only on the off-beats, a song whose pattern
+changes every two bars (verse, chorus, a fill), and loops that do not start on beat 1 (a start
+offset on a share of every kind). Hits are recorded
 one-shots of Debian's hydrogen-drumkits placed at sample positions (benchmarks/corpus/build_corpus.py
 does the rendering), so tempo, beats and downbeats are exact.
 
@@ -20,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from benchmarks.corpus.build_corpus import T, Style, _dusty, _every, _finish, load_kit, render_style
+from benchmarks.corpus.build_corpus import MIX_SR, T, Style, _dusty, _every, _finish, load_kit, render_style
 
 DEFAULT_OUT = Path.home() / ".cache" / "cratedigger" / "groove_corpus"
 UNSEEN_KITS = ("BJA_Pacific", "ForzeeStereo", "TR808EmulationKit")
@@ -77,7 +80,60 @@ KINDS = [
     Style("five4", 5, (100, 140), tuple(_every("hat", 0.5, 5, 0.45, 0.65) + [
         ("kick", 0, 1.0), ("kick", 2.5, 0.8), ("snare", 1, 1.0), ("snare", 3, 1.0), ("kick", 4, 0.7)])),
 ]
+
+# kinds added after the first build go last, so the clips above keep their tempos, kits and seeds
+KINDS += [
+    # jazz: the ride's "ding, ding-a", the hat foot on 2 and 4, a feathered kick leaning on 1, comping
+    Style("jazz", 4, (112, 200), tuple(
+        [("ride", b, 0.75) for b in range(4)] + [("ride", 1 + 2 * T, 0.45), ("ride", 3 + 2 * T, 0.45)]
+        + [("pedal", 1, 0.6), ("pedal", 3, 0.6)] + [("kick", b, 0.45 if b == 0 else 0.2) for b in range(4)]
+        + [("snare", 1 + 2 * T, 0.3), ("snare", 2 + 2 * T, 0.4)])),
+    # metal: 16th-note double kick under a snare on 2 and 4 and the ride on the beats
+    Style("metal", 4, (130, 180), tuple(_every("kick", 0.25, 4, 0.65, 0.8) + [
+        ("ride", b, 0.8 if b == 0 else 0.55) for b in range(4)] + [("snare", 1, 1.0), ("snare", 3, 1.0)])),
+    # electro: hats only on the off-beats, a syncopated kick, snare on 2 and 4
+    Style("electro_off", 4, (108, 132), tuple([("hat", b + 0.5, 0.6) for b in range(4)] + [
+        ("kick", 0, 1.0), ("kick", 1.75, 0.7), ("kick", 2.5, 0.85), ("snare", 1, 0.9), ("snare", 3, 0.9)])),
+]
+
+
+@dataclass(frozen=True)
+class Song:
+    """A groove that changes pattern: bars of several styles in turn (same meter), repeated."""
+
+    name: str
+    beats_per_bar: int
+    bpm_range: tuple[float, float]
+    bars: tuple[Style, ...]
+
+
+_VERSE = _every("hat", 0.5, 4, 0.5, 0.75) + [("kick", 0, 1.0), ("kick", 2, 0.8), ("kick", 2.5, 0.7),
+                                              ("snare", 1, 1.0), ("snare", 3, 1.0)]
+_CHORUS = [("ride", b, 0.7) for b in range(4)] + [("ride", b + 0.5, 0.45) for b in range(4)] + [
+    ("kick", 0, 1.0), ("kick", 1.5, 0.75), ("kick", 2, 0.85), ("snare", 1, 1.0), ("snare", 3, 1.0)]
+_FILL = [h for h in _CHORUS if h[1] < 3] + [("snare", 3 + k * 0.25, 0.6 + 0.1 * k) for k in range(4)]
+KINDS.append(Song("song", 4, (88, 132), (
+    Style("verse", 4, (0, 0), tuple(_VERSE)), Style("verse", 4, (0, 0), tuple(_VERSE)),
+    Style("chorus", 4, (0, 0), tuple(_CHORUS)), Style("fill", 4, (0, 0), tuple(_FILL)))))
 KIND_NAMES = tuple(k.name for k in KINDS)
+
+
+def render(kind, kit: dict, *, bpm: float, n_bars: int, rng: np.random.Generator, jitter_ms: float):
+    """render_style for a Style; a Song's bars are rendered one by one and laid end to end."""
+    if isinstance(kind, Style):
+        return render_style(kind, kit, bpm=bpm, n_bars=n_bars, rng=rng, jitter_ms=jitter_ms)
+    bar_len = kind.beats_per_bar * 60.0 / bpm
+    out = None
+    for bar in range(n_bars):
+        audio, _, _ = render_style(kind.bars[bar % len(kind.bars)], kit, bpm=bpm, n_bars=1, rng=rng,
+                                   jitter_ms=jitter_ms)
+        if out is None:
+            out = np.zeros((int(np.ceil((n_bars * bar_len + 2.0) * MIX_SR)), 2), dtype=np.float32)
+        i = int(round(bar * bar_len * MIX_SR))
+        seg = audio[: out.shape[0] - i]
+        out[i : i + seg.shape[0]] += seg
+    beats = [k * 60.0 / bpm for k in range(n_bars * kind.beats_per_bar)]
+    return out, beats, [k * bar_len for k in range(n_bars)]
 
 
 def build(out: Path, *, per_kind: int = 2, seconds: float = 8.0, seed: int = 1010) -> list[dict]:
@@ -101,8 +157,8 @@ def build(out: Path, *, per_kind: int = 2, seconds: float = 8.0, seed: int = 101
                 start = offset_beats * spb
                 bar_len = kind.beats_per_bar * spb
                 n_bars = int(np.ceil((start + seconds) / bar_len)) + 1
-                audio, beats, downbeats = render_style(kind, kits[kit_name], bpm=bpm, n_bars=n_bars, rng=rng,
-                                                       jitter_ms=float(rng.choice([0.0, 5.0])))
+                audio, beats, downbeats = render(kind, kits[kit_name], bpm=bpm, n_bars=n_bars, rng=rng,
+                                                 jitter_ms=float(rng.choice([0.0, 5.0])))
                 if rng.uniform() < 0.3:
                     audio = _dusty(audio, rng, 44100)
                 sr = int(rng.choice([22050, 44100]))
