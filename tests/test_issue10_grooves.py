@@ -22,17 +22,19 @@ KIND = {k.name: k for k in KINDS}
 # the analyzer as it was before beat-1 evidence from the drum bands and meter 5
 BEFORE = Analyzer(backend="madmom", grid=GridParams(
     band_weight=0.0, band_score_weight=0.0, kick_32nds_limit=0.0, bar_repeat_margin=0.0, halftime_snare_lift=0.0,
+    four_floor_rule=False,
     meter_prior=((4, 0.04), (3, -0.1), (2, -0.02))))
 
 
-def groove(kind: str, kit: str, *, bpm: float, offset_beats: int, seed: int, seconds: float = 7.0):
-    """A clip of `kind` starting offset_beats into the bar: (mono float32 at RATE, true downbeat times)."""
+def groove(kind: str, kit: str, *, bpm: float, offset_beats: int, seed: int, seconds: float = 7.0,
+           rate: int = RATE, jitter_ms: float = 0.0):
+    """A clip of `kind` starting offset_beats into the bar: (mono float32 at rate, true downbeat times)."""
     style = KIND[kind]
     start = offset_beats * 60.0 / bpm
     bars = int(np.ceil((start + seconds) / (style.beats_per_bar * 60.0 / bpm))) + 1
     audio, beats, downs = render_style(style, load_kit(kit), bpm=bpm, n_bars=bars,
-                                       rng=np.random.default_rng(seed), jitter_ms=0.0)
-    seg, _, true_downs = _finish(audio, beats, downs, start=start, length=seconds, sr=RATE, mono=True)
+                                       rng=np.random.default_rng(seed), jitter_ms=jitter_ms)
+    seg, _, true_downs = _finish(audio, beats, downs, start=start, length=seconds, sr=rate, mono=True)
     return seg, np.array(true_downs)
 
 
@@ -118,3 +120,17 @@ def test_the_slow_grooves_above_were_read_at_double_tempo_before():
     for kind, kit, bpm, offset in SLOW:
         audio, _ = groove(kind, kit, bpm=bpm, offset_beats=offset, seed=int(bpm) * 10 + offset)
         assert NO_HALVING.analyze(audio, sample_rate=RATE).bpm == pytest.approx(2 * bpm, rel=0.04), (kind, bpm)
+
+
+@pytest.mark.parametrize("bpm", [118.0, 126.0])
+def test_a_four_on_the_floor_with_open_hats_on_the_off_beats_is_not_read_at_two_thirds_its_tempo(bpm):
+    """The 808's open hat between the kicks made a grid of kick, hat, kick, hat... (2/3 the tempo) fit
+    best; a kick on every beat of the 3/2 reading and none half-way between says it is the tempo."""
+    audio, true_downs = groove("house_off", "TR808EmulationKit", bpm=bpm, offset_beats=0, seed=1, seconds=8.0,
+                               rate=44100, jitter_ms=5.0)
+    result = Analyzer(backend="madmom").analyze(audio, sample_rate=44100)
+    assert result.bpm == pytest.approx(bpm, rel=0.02)
+    assert result.beats_per_bar == 4
+    assert downbeats_on_bar_beats(result, true_downs, bpm, 4, allowed=(1, 3))
+    before = Analyzer(backend="madmom", grid=GridParams(four_floor_rule=False)).analyze(audio, sample_rate=44100)
+    assert before.bpm == pytest.approx(bpm * 2 / 3, rel=0.02)

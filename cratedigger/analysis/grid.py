@@ -58,6 +58,10 @@ class GridParams:
     # 32nds, goes back to the fast tempo (kick_32nds_limit). 0 turns it off
     halftime_snare_lift: float = 0.4
     halftime_floor_bpm: float = 55.0
+    # open hats on the off-beats of a four-on-the-floor pull the beat score to 2/3 of the tempo (a
+    # grid on kick, hat, kick, hat...); when the reading at 3/2 has a kick on every beat and none
+    # half-way between, that is the tempo. Off-beat kicks then fail the test, so shuffles stay put
+    four_floor_rule: bool = True
     prior_range: tuple[float, float] = (80.0, 170.0)  # no preference inside; most breaks are here
     prior_octaves: float = 0.3  # how fast the prior falls off outside the range (std, in octaves)
     prior_weight: float = 0.2
@@ -247,6 +251,8 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
         return None
     results.sort(key=lambda r: -r[0])
     best = results[0]
+    if bands is not None and params.four_floor_rule:
+        best = _four_on_the_floor_reading(best, results, bands[0], fps)
     if bands is not None and params.halftime_snare_lift > 0 and best[3] == 4:
         best = _backbeat_octave(best, results, down, bands, fps, params)
     if bands is not None and params.kick_32nds_limit > 0:
@@ -273,6 +279,32 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
     return Grid(bpm=bpm, phase=phase, beats_per_bar=best[3], downbeat_index=best[4], score=best[0],
                 beat_score=best[5], downbeat_score=best[6], runner_up=float(runner), lift=lift,
                 downbeat_margin=margin)
+
+
+def _is_four_on_the_floor(kick: np.ndarray, phase: float, period: float) -> bool:
+    """A kick on every beat of the grid (phase, period in frames) and little half-way between."""
+    beats = np.arange(phase, kick.size, period)
+    if beats.size < 8:
+        return False
+    vals = _sample(kick, beats)
+    on = float(vals.mean())
+    mid = float(_sample(kick, beats[beats + period / 2 < kick.size] + period / 2).mean())
+    # nearly every beat, not most of them (a shuffle read at 3/2 has kicks on four of six)
+    return bool(np.percentile(vals, 10) > 0.5 * np.percentile(vals, 90) and mid < 0.3 * on)
+
+
+def _four_on_the_floor_reading(best: tuple, results: list, kick: np.ndarray, fps: float) -> tuple:
+    """The reading at 3/2 best's tempo when best is a four-on-the-floor read at 2/3; best otherwise."""
+    period = 60.0 * fps / best[1]
+    beats = np.arange(best[2] * fps, kick.size, period)
+    prof = _band_profile(kick, beats, 2)
+    if prof.min() > 0.3:  # every other beat of best must be kickless (kick, hat, kick, hat...)
+        return best
+    for r in results:  # best first
+        if r[3] == 4 and abs(r[1] / best[1] / 1.5 - 1.0) < 0.03 \
+                and _is_four_on_the_floor(kick, r[2] * fps, 60.0 * fps / r[1]):
+            return r
+    return best
 
 
 def _backbeat_octave(best: tuple, results: list, down: np.ndarray, bands, fps: float,
