@@ -22,7 +22,7 @@ KIND = {k.name: k for k in KINDS}
 # the analyzer as it was before beat-1 evidence from the drum bands and meter 5
 BEFORE = Analyzer(backend="madmom", grid=GridParams(
     band_weight=0.0, band_score_weight=0.0, kick_32nds_limit=0.0, bar_repeat_margin=0.0, halftime_snare_lift=0.0,
-    four_floor_rule=False,
+    four_floor_rule=False, offbeat_snare_ratio=0.0, triple_repeat_margin=0.0,
     meter_prior=((4, 0.04), (3, -0.1), (2, -0.02))))
 
 
@@ -134,3 +134,25 @@ def test_a_four_on_the_floor_with_open_hats_on_the_off_beats_is_not_read_at_two_
     assert downbeats_on_bar_beats(result, true_downs, bpm, 4, allowed=(1, 3))
     before = Analyzer(backend="madmom", grid=GridParams(four_floor_rule=False)).analyze(audio, sample_rate=44100)
     assert before.bpm == pytest.approx(bpm * 2 / 3, rel=0.02)
+
+
+# 12/8 shuffles and a Purdie shuffle: the blues at 60 read at 90 (in 3) and 180, a Purdie at
+# 92 read in 3 at 138
+SHUFFLES = [
+    ("shuffle128", "BJA_Pacific", 60.0, 0),
+    ("shuffle128", "BJA_Pacific", 60.0, 2),
+    ("shuffle128", "ForzeeStereo", 76.0, 2),
+    ("purdie", "ForzeeStereo", 92.0, 2),
+]
+
+
+@pytest.mark.parametrize("kind, kit, bpm, offset", SHUFFLES, ids=[f"{c[0]}-{c[1]}-{c[2]:g}-off{c[3]}" for c in SHUFFLES])
+def test_a_shuffle_is_read_in_4_at_its_tempo_not_in_3_or_in_its_triplets(kind, kit, bpm, offset):
+    audio, true_downs = groove(kind, kit, bpm=bpm, offset_beats=offset, seed=int(bpm) * 10 + offset)
+    result = Analyzer(backend="madmom").analyze(audio, sample_rate=RATE)
+    assert result.bpm == pytest.approx(bpm, rel=0.04)
+    assert result.beats_per_bar == 4
+    # the snare is on 2 and 4 (the kick is on 1 and 3 alike)
+    assert downbeats_on_bar_beats(result, true_downs, bpm, 4, allowed=(1, 3)), (result.downbeats, true_downs)
+    before = BEFORE.analyze(audio, sample_rate=RATE).bpm
+    assert before == pytest.approx(1.5 * bpm, rel=0.04) or before == pytest.approx(3 * bpm, rel=0.04)

@@ -62,6 +62,14 @@ class GridParams:
     # grid on kick, hat, kick, hat...); when the reading at 3/2 has a kick on every beat and none
     # half-way between, that is the tempo. Off-beat kicks then fail the test, so shuffles stay put
     four_floor_rule: bool = True
+    # the backbeat falls on a beat: a reading whose loudest snares sit half-way between its beats (a
+    # 12/8 shuffle read in 3 at 3/2 its tempo: a blues at 60 read at 90) gives way to the reading at
+    # 2/3 its tempo when there the snares are on the beats. 0 turns it off
+    offbeat_snare_ratio: float = 1.0
+    onbeat_snare_ratio: float = 0.3  # ...and at 2/3 its tempo the snare between the beats is below this
+    # a groove read in 2 or 4 that repeats every 3 and 6 of its beats, not every 2 or 4, is counted in
+    # its triplets (a 12/8 shuffle at 60 read at 180): the tempo is a third. 0 turns it off
+    triple_repeat_margin: float = 0.2
     prior_range: tuple[float, float] = (80.0, 170.0)  # no preference inside; most breaks are here
     prior_octaves: float = 0.3  # how fast the prior falls off outside the range (std, in octaves)
     prior_weight: float = 0.2
@@ -253,6 +261,10 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
     best = results[0]
     if bands is not None and params.four_floor_rule:
         best = _four_on_the_floor_reading(best, results, bands[0], fps)
+    if bands is not None and params.triple_repeat_margin > 0 and best[3] != 3:
+        best = _counted_in_triplets(best, results, down, bands, fps, params)
+    if bands is not None and params.offbeat_snare_ratio > 0:
+        best = _snare_on_the_beats(best, results, down, bands, fps, params)
     if bands is not None and params.halftime_snare_lift > 0 and best[3] == 4:
         best = _backbeat_octave(best, results, down, bands, fps, params)
     if bands is not None and params.kick_32nds_limit > 0:
@@ -304,6 +316,53 @@ def _four_on_the_floor_reading(best: tuple, results: list, kick: np.ndarray, fps
         if r[3] == 4 and abs(r[1] / best[1] / 1.5 - 1.0) < 0.03 \
                 and _is_four_on_the_floor(kick, r[2] * fps, 60.0 * fps / r[1]):
             return r
+    return best
+
+
+def _on_the_drums(r: tuple, down: np.ndarray, bands, fps: float, params: GridParams) -> tuple:
+    """r with its phase moved by 0, 1/3 or 2/3 of a beat, to where kick and snare land on its beats, and
+    beat 1 chosen again: a slower reading's phase from the beat score alone may sit on the swung notes."""
+    period = 60.0 * fps / r[1]
+    drums = bands[0] + bands[1]
+    phases = [(r[2] * fps + k * period / 3.0) % period for k in range(3)]
+    phase = max(phases, key=lambda ph: float(_sample(drums, np.arange(ph, drums.size, period)).mean()))
+    c, ev = _downbeat_choice(down, bands, np.arange(phase, drums.size, period), r[3], params)
+    return (r[0], r[1], phase / fps, r[3], int(np.argmax(c + params.band_weight * ev)), r[5], float(c.max()))
+
+
+def _counted_in_triplets(best: tuple, results: list, down: np.ndarray, bands, fps: float,
+                         params: GridParams) -> tuple:
+    """The reading at a third of best's tempo when the snare band repeats in threes of best's beats."""
+    period, snare = 60.0 * fps / best[1], bands[1]
+    threes = min(_repeats(snare, 3 * period), _repeats(snare, 6 * period))
+    if threes - max(_repeats(snare, 2 * period), _repeats(snare, 4 * period)) < params.triple_repeat_margin:
+        return best
+    slower = [r for r in results if r[3] != 3 and abs(r[1] * 3.0 / best[1] - 1.0) < 0.03]
+    return _on_the_drums(slower[0], down, bands, fps, params) if slower else best
+
+
+def _snare_off_beats(snare: np.ndarray, phase: float, period: float) -> float:
+    """Snare-band strength half-way between a grid's beats over that on them (phase, period in frames)."""
+    beats = np.arange(phase, snare.size, period)
+    mids = beats[beats + period / 2 < snare.size] + period / 2
+    if beats.size < 4 or mids.size < 3:
+        return 0.0
+    # the loudest hits of each, so off-beat hats leaking into the band do not outvote a backbeat
+    on, off = (float(np.percentile(_sample(snare, p), 80)) for p in (beats, mids))
+    return off / max(on, 1e-3)
+
+
+def _snare_on_the_beats(best: tuple, results: list, down: np.ndarray, bands, fps: float,
+                        params: GridParams) -> tuple:
+    """The reading at 2/3 best's tempo when best's snares sit between its beats and there they do not."""
+    snare = bands[1]
+    if _snare_off_beats(snare, best[2] * fps, 60.0 * fps / best[1]) <= params.offbeat_snare_ratio:
+        return best
+    for r in results:  # best first
+        if abs(r[1] / best[1] / (2.0 / 3.0) - 1.0) < 0.03:
+            r = _on_the_drums(r, down, bands, fps, params)
+            if _snare_off_beats(snare, r[2] * fps, 60.0 * fps / r[1]) < params.onbeat_snare_ratio:
+                return r
     return best
 
 
