@@ -4,7 +4,10 @@ madmom's downbeat network hears the clap of a four-on-the-floor and the drop of 
 beat 1, and a 5/4 bar could not be read at all; the kick and snare bands and meter 5 fix that. Trap
 was read at half speed; kicks on that grid's 32nd notes now say it is twice as fast. Slow 16th-note
 grooves were read at twice their tempo, as half-time bars (snare on 3 only); a bar whose one snare is
-on 3 is now a backbeat bar at half the tempo. Each clip is
+on 3 is now a backbeat bar at half the tempo. Shuffles were read in 3 at 3/2 their tempo, or in their
+triplets; the snares on the beats and a pattern repeating in threes fix that. Four on the floor with
+open hats on the off-beats was read at 2/3 its tempo. Songs that change pattern were read in 2 and
+metal with beat 1 on a snare. Each clip is
 recorded one-shots on an exact grid (benchmarks/groove_corpus.py's kinds), some cut off beat 1.
 """
 
@@ -13,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.corpus.build_corpus import _finish, load_kit, render_style
-from benchmarks.groove_corpus import KINDS
+from benchmarks.corpus.build_corpus import _finish, load_kit
+from benchmarks.groove_corpus import KINDS, render
 from cratedigger.analysis import Analyzer, GridParams
 
 RATE = 22050
@@ -32,8 +35,8 @@ def groove(kind: str, kit: str, *, bpm: float, offset_beats: int, seed: int, sec
     style = KIND[kind]
     start = offset_beats * 60.0 / bpm
     bars = int(np.ceil((start + seconds) / (style.beats_per_bar * 60.0 / bpm))) + 1
-    audio, beats, downs = render_style(style, load_kit(kit), bpm=bpm, n_bars=bars,
-                                       rng=np.random.default_rng(seed), jitter_ms=jitter_ms)
+    audio, beats, downs = render(style, load_kit(kit), bpm=bpm, n_bars=bars,
+                                 rng=np.random.default_rng(seed), jitter_ms=jitter_ms)
     seg, _, true_downs = _finish(audio, beats, downs, start=start, length=seconds, sr=rate, mono=True)
     return seg, np.array(true_downs)
 
@@ -74,6 +77,15 @@ CASES = [
     # is then a 32nd note)
     ("trap", "TR808EmulationKit", 134.0, 2, 4),
     ("trap", "ForzeeStereo", 146.0, 0, 4),
+    # a song that changes pattern (two bars of verse, a chorus bar, a fill): read in 2 before, halving
+    # its bars, or with beat 1 on 3
+    ("song", "ForzeeStereo", 96.0, 1, 4),
+    ("song", "TR808EmulationKit", 96.0, 0, 4),
+    ("song", "BJA_Pacific", 120.0, 0, 4),
+    ("song", "TR808EmulationKit", 120.0, 0, 4),
+    # metal: 16th-note double kick, snare on 2 and 4; beat 1 was put on a snare
+    ("metal", "TR808EmulationKit", 150.0, 0, 4),
+    ("metal", "ForzeeStereo", 150.0, 2, 4),
 ]
 
 
