@@ -94,6 +94,9 @@ STYLES = [
         ("kick", 2.5, 0.9), ("snare", 3, 1.0), ("snare", 3.75, 0.5)])),
     Style("dnb", 4, (160, 200), tuple(_every("hat", 0.5, 4, 0.45, 0.6) + [
         ("kick", 0, 1.0), ("kick", 2.5, 0.9), ("snare", 1, 1.0), ("snare", 3, 1.0)])),
+    # labelled at the fast tempo; the analyzer counts a bar whose one snare is on 3 at half that (the
+    # snare on 2 and 4, as the issue-10 groove corpus writes slow grooves), so half of these now
+    # read at the slow tempo: right by Acc2, wrong by Acc1
     Style("halftime", 4, (130, 175), tuple(_every("hat", 0.5, 4, 0.5, 0.7) + [
         ("kick", 0, 1.0), ("kick", 1.5, 0.7), ("snare", 2, 1.0), ("kick", 3.5, 0.6)])),
     Style("swung8", 4, (78, 112), tuple(_swung("hat", 4, 0.6) + [
