@@ -13,10 +13,11 @@ peaks of a beat-score curve over 50-220 BPM; they include the usual wrong readin
 - a meter prior: 4 over 3 over 2;
 - the clip's length, when it is a whole number of bars at that tempo (and then the exact tempo).
 
-Then the drums correct the reading where the networks' usual errors are: with kick- and snare-band
-onsets (backends.drum_band_envelopes), a half-time bar is counted at half the tempo (snare on 2 and
-4), a four-on-the-floor read at 2/3 and a shuffle read in 3 or in its triplets go back to their tempo,
-trap read at half speed goes to its fast tempo, and a bar of 2 whose halves differ becomes a bar of 4.
+Then the drums correct the reading where the networks' usual errors are (drum_readings.py): with
+kick- and snare-band onsets (backends.drum_band_envelopes), a half-time bar is counted at half the
+tempo (snare on 2 and 4), a four-on-the-floor read at 2/3 and a shuffle read in 3 or in its triplets
+go back to their tempo, trap read at half speed goes to its fast tempo, and a bar of 2 whose halves
+differ becomes a bar of 4. Beat-1 evidence itself is in bar_evidence.py.
 
 Finally tempo and phase are sharpened by a least-squares line through the activation peaks.
 All inputs are activations in 0..1 at `fps` frames per second; all outputs are in seconds and BPM.
@@ -28,6 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d
+
+from cratedigger.analysis import drum_readings
+from cratedigger.analysis.bar_evidence import downbeat_choice, sample
 
 MIN_BPM, MAX_BPM = 50.0, 220.0
 EDGE_SLACK = 0.03  # seconds: grid points this close outside the clip still count as its beats
@@ -108,11 +112,6 @@ class Grid:
     downbeat_margin: float = 0.0
 
 
-def _sample(act: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Linear interpolation of act at fractional frame positions (outside -> 0)."""
-    return np.interp(pos, np.arange(act.size), act, left=0.0, right=0.0)
-
-
 def _beat_scores(act: np.ndarray, period: float, params: GridParams) -> tuple[float, float]:
     """Best (score, phase in frames) of a grid with `period` frames over all phases."""
     n = act.size
@@ -134,76 +133,7 @@ def _beat_scores(act: np.ndarray, period: float, params: GridParams) -> tuple[fl
 def _grid_mean(act: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Mean activation over the grid points inside the clip, per row (phase) of pos."""
     valid = pos < act.size
-    return np.where(valid, _sample(act, pos), 0.0).sum(1) / np.maximum(valid.sum(1), 1)
-
-
-def _downbeat_contrasts(down: np.ndarray, beat_frames: np.ndarray, meter: int) -> np.ndarray:
-    """Downbeat activation on every meter-th beat minus on the other beats, for each start j < meter."""
-    if beat_frames.size < meter + 1:
-        return np.zeros(meter)
-    vals = _sample(down, beat_frames)
-    out = np.empty(meter)
-    for j in range(meter):
-        sel = (np.arange(vals.size) - j) % meter == 0
-        out[j] = vals[sel].mean() - vals[~sel].mean()
-    return out
-
-
-# Where drummers put the kick and the snare in a bar, per meter: (kick, snare) weights for beats
-# 1..meter. Beat 1 is where the clip's kick/snare pattern best matches one of these, rotated.
-# 4: backbeat (kick 1 and a lighter 3, snare 2 and 4; four-on-the-floor's even kicks add nothing
-# and its claps on 2 and 4 decide), half-time (snare on 3, trap), one-drop (kick and snare on 3,
-# nothing on 1: the convention that puts the drop on 3 and not on 1).
-BAR_TEMPLATES: dict[int, tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]] = {
-    2: (((1, 0), (0, 1)),),
-    3: (((1, 0, 0), (0, 1, 1)),),
-    4: (((1, 0, 0.5, 0), (0, 1, 0, 1)), ((1, 0, 0, 0), (0, 0, 1, 0)), ((0, 0, 1, 0), (0, 0, 1, 0))),
-    5: (((1, 0, 0, 0, 0), (0, 1, 0, 1, 0)),),
-}
-
-
-def _band_profile(band: np.ndarray, beat_frames: np.ndarray, meter: int) -> np.ndarray:
-    """Mean band strength on the beats at each bar position (grid beat index mod meter), scaled by
-    the strongest position; a band nearly silent on the beats (below 0.1) stays small."""
-    vals = _sample(band, beat_frames)
-    prof = np.array([vals[p::meter].mean() for p in range(meter)])
-    return prof / max(0.1, float(prof.max()))
-
-
-BAND_DEADZONE = 0.1  # bar positions within this of the band's mean are one level (velocity spread, not a pattern)
-
-
-def _shrink(profile: np.ndarray) -> np.ndarray:
-    """Centre a bar profile and shrink it toward zero by BAND_DEADZONE: an even ride with a little
-    velocity spread says nothing about beat 1, a backbeat still does."""
-    x = profile - profile.mean()
-    return np.sign(x) * np.maximum(np.abs(x) - BAND_DEADZONE, 0.0)
-
-
-def _band_evidence(bands: tuple[np.ndarray, np.ndarray], beat_frames: np.ndarray, meter: int) -> np.ndarray:
-    """For each start j < meter: how well kick and snare on the beats fit a bar template with beat 1
-    on grid beat j (the best template for that j), [meter]. Zeros where no template is known."""
-    templates = BAR_TEMPLATES.get(meter)
-    if not templates or beat_frames.size < meter + 1:
-        return np.zeros(meter)
-    kick, snare = (_shrink(_band_profile(b, beat_frames, meter)) for b in bands)
-    out = np.full(meter, -np.inf)
-    for k_t, s_t in templates:
-        k_t, s_t = np.asarray(k_t, float), np.asarray(s_t, float)
-        k_t, s_t = k_t - k_t.mean(), s_t - s_t.mean()
-        for j in range(meter):
-            # template beat q is grid beat j + q
-            out[j] = max(out[j], float(k_t @ np.roll(kick, -j) + s_t @ np.roll(snare, -j)))
-    return out
-
-
-def _downbeat_choice(down: np.ndarray, bands, beat_frames: np.ndarray, meter: int,
-                     params: GridParams) -> tuple[np.ndarray, np.ndarray]:
-    """(madmom's downbeat contrast, drum-band template evidence), each [meter]: one per start j."""
-    c = _downbeat_contrasts(down, beat_frames, meter)
-    if bands is None:
-        return c, np.zeros(meter)
-    return c, _band_evidence(bands, beat_frames, meter)
+    return np.where(valid, sample(act, pos), 0.0).sum(1) / np.maximum(valid.sum(1), 1)
 
 
 def _margin(contrasts: np.ndarray) -> float:
@@ -254,7 +184,7 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
         frames = np.arange(phase, act.size, period)
         prior = tempo_log_prior(bpm, params)
         for meter, mprior in params.meter_prior:
-            c, ev = _downbeat_choice(down, bands, frames, meter, params)
+            c, ev = downbeat_choice(down, bands, frames, meter)
             j = int(np.argmax(c + params.band_weight * ev))
             # the tempo and meter are chosen on how clear madmom's bar is, whichever beat is 1
             dscore = float(c.max() + params.band_score_weight * ev[j])
@@ -266,160 +196,18 @@ def fit_grid(beat_act: np.ndarray, down_act: np.ndarray, *, fps: float, duration
         return None
     results.sort(key=lambda r: -r[0])
     best = results[0]
-    if bands is not None and params.four_floor_rule:
-        best = _four_on_the_floor_reading(best, results, bands[0], fps)
-    if bands is not None and params.triple_repeat_margin > 0 and best[3] != 3:
-        best = _counted_in_triplets(best, results, down, bands, fps, params)
-    if bands is not None and params.offbeat_snare_ratio > 0:
-        best = _snare_on_the_beats(best, results, down, bands, fps, params)
-    if bands is not None and params.halftime_snare_lift > 0 and best[3] == 4:
-        best = _backbeat_octave(best, results, down, bands, fps, params)
-    if bands is not None and params.kick_32nds_limit > 0:
-        if _kicks_on_32nds(bands[0], best[2] * fps, 60.0 * fps / best[1]) > params.kick_32nds_limit:
-            # ...but only when the kicks do sit on the 16ths of the faster grid
-            faster = [r for r in results if abs(r[1] / (2.0 * best[1]) - 1.0) < 0.03
-                      and _kicks_on_32nds(bands[0], r[2] * fps, 60.0 * fps / r[1]) <= params.kick_32nds_limit]
-            if faster:
-                best = faster[0]
-    if bands is not None and params.bar_repeat_margin > 0 and best[3] == 2:
-        drums = bands[0] + bands[1]
-        period = 60.0 * fps / best[1]
-        if _repeats(drums, 4 * period) - _repeats(drums, 2 * period) > params.bar_repeat_margin:
-            fours = [r for r in results if r[3] == 4 and r[1] == best[1]]
-            if fours:
-                best = fours[0]
+    if bands is not None:
+        best = drum_readings.correct(best, results, down, bands, fps, params)
     runner = max((r[0] for r in results if abs(np.log2(r[1] / best[1])) > 0.1), default=-np.inf)
     bpm, phase = _regress(beat_act, fps, best[1], best[2])
     bpm = _snap_to_length(bpm, duration, best[3], params.length_tolerance)
     period = 60.0 * fps / bpm
     lift = float(_grid_mean(act, np.array([np.arange(phase * fps, act.size, period)]))[0] - act.mean())
-    c, ev = _downbeat_choice(down, bands, np.arange(best[2] * fps, act.size, 60.0 * fps / best[1]), best[3], params)
+    c, ev = downbeat_choice(down, bands, np.arange(best[2] * fps, act.size, 60.0 * fps / best[1]), best[3])
     margin = _margin(c + params.band_weight * ev)
     return Grid(bpm=bpm, phase=phase, beats_per_bar=best[3], downbeat_index=best[4], score=best[0],
                 beat_score=best[5], downbeat_score=best[6], runner_up=float(runner), lift=lift,
                 downbeat_margin=margin)
-
-
-def _is_four_on_the_floor(kick: np.ndarray, phase: float, period: float) -> bool:
-    """A kick on every beat of the grid (phase, period in frames) and little half-way between."""
-    beats = np.arange(phase, kick.size, period)
-    if beats.size < 8:
-        return False
-    vals = _sample(kick, beats)
-    on = float(vals.mean())
-    mid = float(_sample(kick, beats[beats + period / 2 < kick.size] + period / 2).mean())
-    # nearly every beat, not most of them (a shuffle read at 3/2 has kicks on four of six)
-    return bool(np.percentile(vals, 10) > 0.5 * np.percentile(vals, 90) and mid < 0.3 * on)
-
-
-def _four_on_the_floor_reading(best: tuple, results: list, kick: np.ndarray, fps: float) -> tuple:
-    """The reading at 3/2 best's tempo when best is a four-on-the-floor read at 2/3; best otherwise."""
-    period = 60.0 * fps / best[1]
-    beats = np.arange(best[2] * fps, kick.size, period)
-    prof = _band_profile(kick, beats, 2)
-    if prof.min() > 0.3:  # every other beat of best must be kickless (kick, hat, kick, hat...)
-        return best
-    for r in results:  # best first
-        if r[3] == 4 and abs(r[1] / best[1] / 1.5 - 1.0) < 0.03 \
-                and _is_four_on_the_floor(kick, r[2] * fps, 60.0 * fps / r[1]):
-            return r
-    return best
-
-
-def _on_the_drums(r: tuple, down: np.ndarray, bands, fps: float, params: GridParams) -> tuple:
-    """r with its phase moved by 0, 1/3 or 2/3 of a beat, to where kick and snare land on its beats, and
-    beat 1 chosen again: a slower reading's phase from the beat score alone may sit on the swung notes."""
-    period = 60.0 * fps / r[1]
-    drums = bands[0] + bands[1]
-    phases = [(r[2] * fps + k * period / 3.0) % period for k in range(3)]
-    phase = max(phases, key=lambda ph: float(_sample(drums, np.arange(ph, drums.size, period)).mean()))
-    c, ev = _downbeat_choice(down, bands, np.arange(phase, drums.size, period), r[3], params)
-    return (r[0], r[1], phase / fps, r[3], int(np.argmax(c + params.band_weight * ev)), r[5], float(c.max()))
-
-
-def _counted_in_triplets(best: tuple, results: list, down: np.ndarray, bands, fps: float,
-                         params: GridParams) -> tuple:
-    """The reading at a third of best's tempo when the snare band repeats in threes of best's beats."""
-    period, snare = 60.0 * fps / best[1], bands[1]
-    threes = min(_repeats(snare, 3 * period), _repeats(snare, 6 * period))
-    if threes - max(_repeats(snare, 2 * period), _repeats(snare, 4 * period)) < params.triple_repeat_margin:
-        return best
-    slower = [r for r in results if r[3] != 3 and abs(r[1] * 3.0 / best[1] - 1.0) < 0.03]
-    return _on_the_drums(slower[0], down, bands, fps, params) if slower else best
-
-
-def _snare_off_beats(snare: np.ndarray, phase: float, period: float) -> float:
-    """Snare-band strength half-way between a grid's beats over that on them (phase, period in frames)."""
-    beats = np.arange(phase, snare.size, period)
-    mids = beats[beats + period / 2 < snare.size] + period / 2
-    if beats.size < 4 or mids.size < 3:
-        return 0.0
-    # the loudest hits of each, so off-beat hats leaking into the band do not outvote a backbeat
-    on, off = (float(np.percentile(_sample(snare, p), 80)) for p in (beats, mids))
-    return off / max(on, 1e-3)
-
-
-def _snare_on_the_beats(best: tuple, results: list, down: np.ndarray, bands, fps: float,
-                        params: GridParams) -> tuple:
-    """The reading at 2/3 best's tempo when best's snares sit between its beats and there they do not."""
-    snare = bands[1]
-    if _snare_off_beats(snare, best[2] * fps, 60.0 * fps / best[1]) <= params.offbeat_snare_ratio:
-        return best
-    for r in results:  # best first
-        if abs(r[1] / best[1] / (2.0 / 3.0) - 1.0) < 0.03:
-            r = _on_the_drums(r, down, bands, fps, params)
-            if _snare_off_beats(snare, r[2] * fps, 60.0 * fps / r[1]) < params.onbeat_snare_ratio:
-                return r
-    return best
-
-
-def _backbeat_octave(best: tuple, results: list, down: np.ndarray, bands, fps: float,
-                     params: GridParams) -> tuple:
-    """The reading at half best's tempo when best's bar is a half-time bar (the snare only on 3),
-    so that the snare lands on 2 and 4; best itself otherwise. Results are (total, bpm, phase s, meter,
-    beat-1 index, beat score, downbeat score), best first."""
-    half = best[1] / 2.0
-    if half < params.halftime_floor_bpm:
-        return best
-    period = 60.0 * fps / best[1]
-    frames = np.arange(best[2] * fps, bands[1].size, period)
-    if frames.size < 8:  # two bars at least, or one snare could be a fill
-        return best
-    # whichever beat of the bar was taken as 1: one snare beat in four is a half-time bar
-    snare = _band_profile(bands[1], frames, 4)
-    top = int(np.argmax(snare))
-    if snare[top] - np.delete(snare, top).max() < params.halftime_snare_lift:
-        return best
-    # a kick on every beat is four on the floor: those beats are the beats, whatever the claps do
-    if _band_profile(bands[0], frames, 4).min() > 0.6:
-        return best
-    # the slower beats are the snare's (and so beat 1's) every other beat, not the ones between them
-    slow_period = 2.0 * period
-    phase = (best[2] * fps + (top % 2) * period) % slow_period
-    c, ev = _downbeat_choice(down, bands, np.arange(phase, bands[1].size, slow_period), 4, params)
-    j = int(np.argmax(c + params.band_weight * ev))
-    slower = [r for r in results if r[3] == 4 and abs(r[1] / half - 1.0) < 0.03]
-    total, beat_score = (slower[0][0], slower[0][5]) if slower else (best[0], best[5])
-    return (total, half, phase / fps, 4, j, beat_score, float(c.max()))
-
-
-def _repeats(env: np.ndarray, lag: float) -> float:
-    """Normalised correlation of an envelope with itself `lag` frames later (0 when too short)."""
-    lag = int(round(lag))
-    if lag < 1 or env.size - lag < lag:
-        return 0.0
-    a, b = env[:-lag] - env[:-lag].mean(), env[lag:] - env[lag:].mean()
-    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum()) / den if den > 1e-12 else 0.0
-
-
-def _kicks_on_32nds(kick: np.ndarray, phase: float, period: float) -> float:
-    """Mean kick-band strength at the 32nd-note points between a grid's 16ths, over that on its beats
-    (phase, period in frames). Drummers place kicks on 16ths, so a high value says the grid is too slow."""
-    beats = np.arange(phase, kick.size, period)
-    on = float(_sample(kick, beats).mean()) if beats.size else 0.0
-    between = [_sample(kick, p[p < kick.size]).mean() for p in (beats + s / 8.0 * period for s in (1, 3, 5, 7))]
-    return float(np.mean(between)) / max(on, 0.05)
 
 
 def _regress(beat_act: np.ndarray, fps: float, bpm: float, phase: float) -> tuple[float, float]:
