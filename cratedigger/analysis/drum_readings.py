@@ -8,14 +8,10 @@ returns the best one or a better-placed candidate; `correct` applies them in ord
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from cratedigger.analysis.bar_evidence import band_profile, downbeat_choice, repeats, sample
-
-if TYPE_CHECKING:
-    from cratedigger.analysis.grid import GridParams
+from cratedigger.analysis.grid_params import GridParams
 
 
 def correct(best: tuple, results: list, down: np.ndarray, bands, fps: float, params: GridParams) -> tuple:
