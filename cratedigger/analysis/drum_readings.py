@@ -31,11 +31,23 @@ def correct(best: tuple, results: list, down: np.ndarray, bands, fps: float, par
     return best
 
 
+def at_ratio(r: tuple, best: tuple, ratio: float) -> bool:
+    """r's tempo is `ratio` times best's (within 3 %)."""
+    return abs(r[1] / (ratio * best[1]) - 1.0) < 0.03
+
+
+def reading_on(total: float, bpm: float, phase: float, meter: int, beat_score: float, down: np.ndarray,
+               bands, fps: float, params: GridParams) -> tuple:
+    """A reading of a grid the rules placed themselves (phase in frames), its beat 1 chosen again."""
+    c, ev = downbeat_choice(down, bands, np.arange(phase, bands[1].size, 60.0 * fps / bpm), meter)
+    return (total, bpm, phase / fps, meter, int(np.argmax(c + params.band_weight * ev)), beat_score, float(c.max()))
+
+
 def trap_at_its_tempo(best: tuple, results: list, kick: np.ndarray, fps: float, limit: float) -> tuple:
     """The reading at twice best's tempo when best's kicks sit on its 32nd notes and there on 16ths."""
     if kicks_on_32nds(kick, best[2] * fps, 60.0 * fps / best[1]) <= limit:
         return best
-    faster = [r for r in results if abs(r[1] / (2.0 * best[1]) - 1.0) < 0.03
+    faster = [r for r in results if at_ratio(r, best, 2.0)
               and kicks_on_32nds(kick, r[2] * fps, 60.0 * fps / r[1]) <= limit]
     return faster[0] if faster else best
 
@@ -70,8 +82,7 @@ def four_on_the_floor_reading(best: tuple, results: list, kick: np.ndarray, fps:
     if prof.min() > 0.3:  # every other beat of best must be kickless (kick, hat, kick, hat...)
         return best
     for r in results:  # best first
-        if r[3] == 4 and abs(r[1] / best[1] / 1.5 - 1.0) < 0.03 \
-                and is_four_on_the_floor(kick, r[2] * fps, 60.0 * fps / r[1]):
+        if r[3] == 4 and at_ratio(r, best, 1.5) and is_four_on_the_floor(kick, r[2] * fps, 60.0 * fps / r[1]):
             return r
     return best
 
@@ -83,8 +94,7 @@ def on_the_drums(r: tuple, down: np.ndarray, bands, fps: float, params: GridPara
     drums = bands[0] + bands[1]
     phases = [(r[2] * fps + k * period / 3.0) % period for k in range(3)]
     phase = max(phases, key=lambda ph: float(sample(drums, np.arange(ph, drums.size, period)).mean()))
-    c, ev = downbeat_choice(down, bands, np.arange(phase, drums.size, period), r[3])
-    return (r[0], r[1], phase / fps, r[3], int(np.argmax(c + params.band_weight * ev)), r[5], float(c.max()))
+    return reading_on(r[0], r[1], phase, r[3], r[5], down, bands, fps, params)
 
 
 def counted_in_triplets(best: tuple, results: list, down: np.ndarray, bands, fps: float,
@@ -94,7 +104,7 @@ def counted_in_triplets(best: tuple, results: list, down: np.ndarray, bands, fps
     threes = min(repeats(snare, 3 * period), repeats(snare, 6 * period))
     if threes - max(repeats(snare, 2 * period), repeats(snare, 4 * period)) < params.triple_repeat_margin:
         return best
-    slower = [r for r in results if r[3] != 3 and abs(r[1] * 3.0 / best[1] - 1.0) < 0.03]
+    slower = [r for r in results if r[3] != 3 and at_ratio(r, best, 1.0 / 3.0)]
     return on_the_drums(slower[0], down, bands, fps, params) if slower else best
 
 
@@ -116,7 +126,7 @@ def snare_on_the_beats(best: tuple, results: list, down: np.ndarray, bands, fps:
     if snare_off_beats(snare, best[2] * fps, 60.0 * fps / best[1]) <= params.offbeat_snare_ratio:
         return best
     for r in results:  # best first
-        if abs(r[1] / best[1] / (2.0 / 3.0) - 1.0) < 0.03:
+        if at_ratio(r, best, 2.0 / 3.0):
             r = on_the_drums(r, down, bands, fps, params)
             if snare_off_beats(snare, r[2] * fps, 60.0 * fps / r[1]) < params.onbeat_snare_ratio:
                 return r
@@ -146,11 +156,9 @@ def backbeat_octave(best: tuple, results: list, down: np.ndarray, bands, fps: fl
     # the slower beats are the snare's (and so beat 1's) every other beat, not the ones between them
     slow_period = 2.0 * period
     phase = (best[2] * fps + (top % 2) * period) % slow_period
-    c, ev = downbeat_choice(down, bands, np.arange(phase, bands[1].size, slow_period), 4)
-    j = int(np.argmax(c + params.band_weight * ev))
-    slower = [r for r in results if r[3] == 4 and abs(r[1] / half - 1.0) < 0.03]
+    slower = [r for r in results if r[3] == 4 and at_ratio(r, best, 0.5)]
     total, beat_score = (slower[0][0], slower[0][5]) if slower else (best[0], best[5])
-    return (total, half, phase / fps, 4, j, beat_score, float(c.max()))
+    return reading_on(total, half, phase, 4, beat_score, down, bands, fps, params)
 
 
 def kicks_on_32nds(kick: np.ndarray, phase: float, period: float) -> float:
