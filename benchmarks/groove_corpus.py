@@ -112,9 +112,9 @@ _VERSE = _every("hat", 0.5, 4, 0.5, 0.75) + [("kick", 0, 1.0), ("kick", 2, 0.8),
 _CHORUS = [("ride", b, 0.7) for b in range(4)] + [("ride", b + 0.5, 0.45) for b in range(4)] + [
     ("kick", 0, 1.0), ("kick", 1.5, 0.75), ("kick", 2, 0.85), ("snare", 1, 1.0), ("snare", 3, 1.0)]
 _FILL = [h for h in _CHORUS if h[1] < 3] + [("snare", 3 + k * 0.25, 0.6 + 0.1 * k) for k in range(4)]
+_VERSE_BAR = Style("verse", 4, (0, 0), tuple(_VERSE))
 KINDS.append(Song("song", 4, (88, 132), (
-    Style("verse", 4, (0, 0), tuple(_VERSE)), Style("verse", 4, (0, 0), tuple(_VERSE)),
-    Style("chorus", 4, (0, 0), tuple(_CHORUS)), Style("fill", 4, (0, 0), tuple(_FILL)))))
+    _VERSE_BAR, _VERSE_BAR, Style("chorus", 4, (0, 0), tuple(_CHORUS)), Style("fill", 4, (0, 0), tuple(_FILL)))))
 KIND_NAMES = tuple(k.name for k in KINDS)
 
 
@@ -123,12 +123,10 @@ def render(kind, kit: dict, *, bpm: float, n_bars: int, rng: np.random.Generator
     if isinstance(kind, Style):
         return render_style(kind, kit, bpm=bpm, n_bars=n_bars, rng=rng, jitter_ms=jitter_ms)
     bar_len = kind.beats_per_bar * 60.0 / bpm
-    out = None
+    out = np.zeros((int(np.ceil((n_bars * bar_len + 2.0) * MIX_SR)), 2), dtype=np.float32)
     for bar in range(n_bars):
         audio, _, _ = render_style(kind.bars[bar % len(kind.bars)], kit, bpm=bpm, n_bars=1, rng=rng,
                                    jitter_ms=jitter_ms)
-        if out is None:
-            out = np.zeros((int(np.ceil((n_bars * bar_len + 2.0) * MIX_SR)), 2), dtype=np.float32)
         i = int(round(bar * bar_len * MIX_SR))
         seg = audio[: out.shape[0] - i]
         out[i : i + seg.shape[0]] += seg
